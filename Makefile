@@ -1,0 +1,63 @@
+# One entry point. On a fresh machine with Python 3.11 and make:
+#   make lab    set up .venv if needed, open JupyterLab on the course
+#   make test   set up .venv if needed, run lint + the whole test suite
+# Everything else is for the people who change or teach the course.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NB     ?=
+LAB_ARGS ?=
+
+.PHONY: help lab test lint format outputs sync assets student slides html bench clean
+
+help:
+	@echo "make lab | test | outputs [NB=03] | assets | student | slides | html | bench | clean"
+
+# The environment: exact versions from requirements.lock, the course package editable.
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS) notebooks/
+
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# Re-execute notebooks (all, or NB=03) from their .py sources; store clean outputs.
+outputs: $(STAMP)
+	$(BIN)/python scripts/run_notebooks.py $(NB)
+
+# Bring .py sources and .ipynb notebooks in step after editing either one.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+assets: $(STAMP)
+	$(BIN)/python scripts/make_assets.py
+
+student: $(STAMP)
+	$(BIN)/python scripts/release.py
+
+slides: $(STAMP)
+	$(BIN)/python scripts/build_site.py slides
+
+html: $(STAMP)
+	$(BIN)/python scripts/build_site.py html
+
+bench: $(STAMP)
+	$(BIN)/python scripts/bench.py
+
+clean:
+	rm -rf release build nbgrader

@@ -1,0 +1,77 @@
+"""Input checks shared by the public functions: one clear ValueError per problem.
+
+Every message names the argument and says what was expected, so that a learner
+reading a traceback knows what to fix.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def as_matrix(x: object, name: str, *, min_rows: int = 1) -> np.ndarray:
+    """Return ``x`` as a finite 2-D float array of shape (m, n) with m >= min_rows.
+
+    Float32 stays float32; integers and everything else become float64. The
+    result may share memory with ``x``: callers must not write into it.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D with shape (m examples, n features), got ndim={arr.ndim} "
+            f"(shape {arr.shape}); reshape a single feature with x.reshape(-1, 1)"
+        )
+    m, n = arr.shape
+    if m == 0 or n == 0:
+        raise ValueError(
+            f"{name} is empty (shape {arr.shape}): need at least 1 example and 1 feature"
+        )
+    if m < min_rows:
+        raise ValueError(f"{name} has {m} example(s), at least {min_rows} are needed")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    elif arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    return arr
+
+
+def as_vector(x: object, name: str, n: int, *, dtype: np.dtype | None = None) -> np.ndarray:
+    """Return ``x`` as a finite 1-D float array of length ``n`` (one value per feature).
+
+    A (1, n) row is accepted and flattened, since broadcasting code often keeps one.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(
+            f"{name} must have shape ({n},), one value per feature, got shape {arr.shape}"
+        )
+    target = dtype if dtype is not None else np.float64
+    if not np.issubdtype(arr.dtype, np.floating) or dtype is not None:
+        arr = arr.astype(target)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def check_positive(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite number > 0."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number, got {value!r}") from None
+    if not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return v

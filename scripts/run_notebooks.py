@@ -1,0 +1,80 @@
+"""Re-execute the lesson notebooks from their .py sources and store clean outputs.
+
+    python scripts/run_notebooks.py            # every notebook
+    python scripts/run_notebooks.py 03 04      # only these lessons
+
+Each ``notebooks/NN_name.py`` (jupytext percent format) is the source; the paired
+``.ipynb`` is rebuilt from it, executed top to bottom in a fresh kernel, and
+written without execution timestamps or widget state (cell tags, nbgrader and
+slide metadata and the kernelspec are kept). Cell ids are numbered so that
+re-running gives the same file.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+def lesson_sources(selected: list[str]) -> list[Path]:
+    sources = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
+    if selected:
+        sources = [p for p in sources if any(p.name.startswith(s) for s in selected)]
+        if not sources:
+            sys.exit(f"no notebook source matches {selected}")
+    return sources
+
+
+def build(source: Path) -> nbformat.NotebookNode:
+    nb = jupytext.read(source)
+    nb.metadata["kernelspec"] = dict(KERNELSPEC)
+    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"c{i:03d}"
+    return nb
+
+
+def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        record_timing=False,
+        store_widget_state=False,
+    )
+    client.execute()
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it: keep figures inline
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    total = 0.0
+    for source in lesson_sources(argv):
+        start = time.perf_counter()
+        nb = execute(build(source))
+        target = source.with_suffix(".ipynb")
+        nbformat.write(nb, target)
+        took = time.perf_counter() - start
+        total += took
+        print(f"{target.relative_to(ROOT)}: executed in {took:.1f} s")
+    print(f"total {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
