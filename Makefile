@@ -9,6 +9,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NB     ?=
 LAB_ARGS ?=
+# Jupyter refuses to run as root unless told; containers and CI often are root.
+ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help lab test lint format outputs sync assets student slides html bench clean
 
@@ -23,7 +25,7 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=. $(LAB_ARGS) notebooks/
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -35,6 +35,7 @@ def two_feature_data(
     *,
     center: tuple[float, float] = (5.0, 2.0),
     spread: tuple[float, float] = (2.5, 0.5),
+    correlation: float = 0.0,
     noise: float = 0.5,
     seed: int = 0,
 ) -> Split:
@@ -42,20 +43,41 @@ def two_feature_data(
     the cloud away from the origin; target y = 2 x1 - 3 x2 + 1 + noise (for lesson 02).
 
     center, spread: per-feature mean and standard deviation of the generating normal.
+    correlation: correlation of x1 and x2 in that normal, in (-1, 1); 0 by default.
     Train and test come from the same distribution, drawn with one seeded generator.
+    For a given seed the underlying standard-normal draws are the same whatever
+    center, spread and correlation are, so changing them deforms one fixed cloud
+    (this is what the lesson's widget relies on).
     """
     if m_train < 2 or m_test < 1:
         raise ValueError(f"need m_train >= 2 and m_test >= 1, got {m_train}, {m_test}")
+    center_a = np.asarray(center, dtype=np.float64)
+    spread_a = np.asarray(spread, dtype=np.float64)
+    if center_a.shape != (2,) or not np.all(np.isfinite(center_a)):
+        raise ValueError(f"center must be two finite numbers, got {center!r}")
+    if spread_a.shape != (2,) or not np.all(np.isfinite(spread_a)) or np.any(spread_a <= 0):
+        raise ValueError(f"spread must be two positive numbers, got {spread!r}")
+    if not -1.0 < correlation < 1.0:
+        raise ValueError(f"correlation must be in (-1, 1), got {correlation!r}")
     rng = np.random.default_rng(seed)
-    X = rng.normal(loc=center, scale=spread, size=(m_train + m_test, 2))
-    y = X @ np.array([2.0, -3.0]) + 1.0 + noise * rng.normal(size=m_train + m_test)
+    m = m_train + m_test
+    z = rng.standard_normal(size=(m, 2))
+    # Correlate the second coordinate with the first (Cholesky factor of [[1, r], [r, 1]]);
+    # with r = 0 this is z itself, bit for bit.
+    z[:, 1] = correlation * z[:, 0] + np.sqrt(1.0 - correlation**2) * z[:, 1]
+    X = center_a + spread_a * z
+    y = X @ np.array([2.0, -3.0]) + 1.0 + noise * rng.normal(size=m)
     return Split(X[:m_train], y[:m_train], X[m_train:], y[m_train:], ("x1", "x2"), "two features")
 
 
 def breast_cancer(test_size: float = 0.25, seed: int = 0) -> Split:
-    """scikit-learn's Wisconsin breast-cancer data: 569 examples, 30 features whose
-    scales run from about 0.001 (fractal dimension error) to about 2500 (worst area);
-    y = 1 for benign. Stratified, seeded split."""
+    """scikit-learn's Wisconsin breast-cancer data: 569 examples, 30 features, y = 1 for
+    benign. Stratified, seeded split.
+
+    The features live on wildly different scales: standard deviations run from about
+    0.002 (fractal dimension error) to about 580 (worst area), a ratio of about 2.5e5,
+    and values from 0 to about 4250. Bundled with scikit-learn: no download.
+    """
     from sklearn.datasets import load_breast_cancer
     from sklearn.model_selection import train_test_split
 

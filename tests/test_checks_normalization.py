@@ -1,0 +1,360 @@
+"""The lesson-01 checkers: correct functions pass, every typical mistake is rejected
+with a hint that names it, and nothing a learner writes makes a checker raise."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+from sklearn.preprocessing import StandardScaler
+
+from course_lib import checks
+from course_lib.checks import CheckResult
+from course_lib.checks.normalization import check_fit_normalizer, check_normalize
+from course_lib.normalization import fit_normalizer, normalize
+
+FAST = 0.3  # seconds per call: the endless-loop tests wait this long
+
+
+# --------------------------------------------------------------------------- correct code
+def fit_plain(X):
+    mu = X.mean(axis=0)
+    sigma = X.std(axis=0)
+    sigma = np.where(sigma == 0, 1.0, sigma)
+    return mu, sigma
+
+
+def fit_loops(X):
+    m, n = X.shape
+    mu = np.zeros(n)
+    for j in range(n):
+        mu[j] = sum(X[i, j] for i in range(m)) / m
+    var = np.zeros(n)
+    for j in range(n):
+        var[j] = sum((X[i, j] - mu[j]) ** 2 for i in range(m)) / m
+    sigma = np.sqrt(var)
+    sigma[sigma == 0] = 1.0  # a new array of its own: fine to write into
+    return mu, sigma
+
+
+def fit_sklearn(X):
+    s = StandardScaler().fit(X)
+    return s.mean_, s.scale_
+
+
+def normalize_plain(X, mu, sigma):
+    return (X - mu) / sigma
+
+
+def normalize_copy_then_inplace(X, mu, sigma):
+    Z = X.copy()
+    Z -= mu
+    Z /= sigma
+    return Z
+
+
+@pytest.mark.parametrize("fn", [fit_normalizer, fit_plain, fit_loops, fit_sklearn])
+def test_correct_fit_normalizer_passes(fn):
+    result = check_fit_normalizer(fn)
+    assert isinstance(result, CheckResult) and result, str(result)
+    assert result.cases_run == 4
+    assert result.assert_ok() is result
+    assert "passed" in str(result) and "✔" in result._repr_html_()
+
+
+@pytest.mark.parametrize("fn", [normalize, normalize_plain, normalize_copy_then_inplace])
+def test_correct_normalize_passes(fn):
+    result = check_normalize(fn)
+    assert result, str(result)
+    assert result.cases_run == 5
+
+
+def test_checkers_are_reachable_from_the_package():
+    assert checks.check_fit_normalizer is check_fit_normalizer
+    assert checks.check_normalize is check_normalize
+
+
+# --------------------------------------------------------------------------- typical mistakes
+def _const1(sigma):
+    return np.where(sigma == 0, 1.0, sigma)
+
+
+def fit_ddof1(X):
+    return X.mean(0), _const1(X.std(0, ddof=1))
+
+
+def fit_variance(X):
+    return X.mean(0), _const1(X.var(0))
+
+
+def fit_uncentred(X):
+    return X.mean(0), _const1(np.sqrt(np.mean(X**2, axis=0)))
+
+
+def fit_wrong_axis(X):
+    return X.mean(1), _const1(X.std(1))
+
+
+def fit_wrong_axis_transposed(X):
+    # the notes' column layout applied to row data: same shape only for square X
+    return X.T.mean(0), _const1(X.T.std(0))
+
+
+def fit_constant_left_zero(X):
+    return X.mean(0), X.std(0)
+
+
+def fit_swapped(X):
+    return _const1(X.std(0)), X.mean(0)
+
+
+def fit_range(X):
+    return X.mean(0), _const1(X.max(0) - X.min(0))
+
+
+def fit_whole_matrix(X):
+    return X.mean(), X.std()
+
+
+def fit_keepdims(X):
+    return X.mean(0, keepdims=True), _const1(X.std(0, keepdims=True))
+
+
+def fit_mutates(X):
+    mu = X.mean(0)
+    X -= mu  # centres the caller's data in place
+    return mu, _const1(np.sqrt((X**2).mean(0)))
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (fit_ddof1, ["ddof=1"]),
+        (fit_variance, ["variance σ²", "square root"]),
+        (fit_uncentred, ["without centring"]),
+        (fit_wrong_axis, ["wrong axis", "axis=0"]),
+        (fit_wrong_axis_transposed, ["wrong axis", "axis=0"]),
+        (fit_constant_left_zero, ["constant feature", "σ = 1"]),
+        (fit_swapped, ["swapped"]),
+        (fit_range, ["range", "min-max"]),
+        (fit_whole_matrix, ["whole matrix", "axis=0"]),
+        (fit_keepdims, ["keepdims"]),
+        (fit_mutates, ["modified its input X"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_fit_normalizer_mistakes_are_named(fn, words):
+    result = check_fit_normalizer(fn)
+    assert not result
+    for w in words:
+        assert w in result.hint, result.hint
+    with pytest.raises(AssertionError, match="Hint"):
+        result.assert_ok()
+
+
+def norm_sigma_squared(X, mu, sigma):
+    return (X - mu) / sigma**2
+
+
+def norm_own_statistics(X, mu, sigma):
+    return (X - X.mean(0)) / X.std(0)
+
+
+def norm_no_centring(X, mu, sigma):
+    return X / sigma
+
+
+def norm_no_scaling(X, mu, sigma):
+    return X - mu
+
+
+def norm_wrong_order(X, mu, sigma):
+    return X / sigma - mu
+
+
+def norm_multiplies(X, mu, sigma):
+    return (X - mu) * sigma
+
+
+def norm_args_swapped(X, mu, sigma):
+    return (X - sigma) / mu
+
+
+def norm_mutates(X, mu, sigma):
+    X -= mu
+    X /= sigma
+    return X
+
+
+def norm_mutates_sigma(X, mu, sigma):
+    sigma *= 1.0 + (sigma > 0)  # doubles sigma in the caller's array
+    return (X - mu) / (sigma / 2)
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (norm_sigma_squared, ["σ²", "notes' error", "1/σ_j²"]),
+        (norm_own_statistics, ["own mean", "training set's μ and σ"]),
+        (norm_no_centring, ["forgot to centre"]),
+        (norm_no_scaling, ["forgot to scale"]),
+        (norm_wrong_order, ["order of operations"]),
+        (norm_multiplies, ["multiplied by sigma"]),
+        (norm_args_swapped, ["wrong way round"]),
+        (norm_mutates, ["modified its input X"]),
+        (norm_mutates_sigma, ["modified its input sigma"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_normalize_mistakes_are_named(fn, words):
+    result = check_normalize(fn)
+    assert not result
+    for w in words:
+        assert w in result.hint, result.hint
+
+
+def test_own_statistics_is_caught_on_the_test_set_case():
+    """It agrees on the training set (its own statistics are the right ones) and is
+    caught where the test set's statistics differ."""
+    result = check_normalize(norm_own_statistics)
+    assert result.cases_run == 1 and "test set" in result.case
+
+
+def test_single_example_own_statistics_points_at_division_by_zero():
+    """A normalize that only goes wrong for one example (its own σ = 0) is caught."""
+
+    def own_only_for_singletons(X, mu, sigma):
+        if len(X) == 1:
+            return (X - X.mean(0)) / X.std(0)
+        return (X - mu) / sigma
+
+    result = check_normalize(own_only_for_singletons)
+    assert not result and "single test example" in result.case
+    assert "division by zero" in result.hint
+
+
+# --------------------------------------------------------------------------- hostile code
+def raises(*args):
+    raise RuntimeError("boom")
+
+
+def not_implemented(*args):
+    raise NotImplementedError()
+
+
+def returns_none(*args):
+    return None
+
+
+def returns_list_of_words(*args):
+    return ["mu", "sigma"]
+
+
+def returns_string(*args):
+    return "normalized"
+
+
+def returns_nan(*args):
+    X = args[0]
+    return (np.full(X.shape[1], np.nan),) * 2 if len(args) == 1 else np.full(X.shape, np.nan)
+
+
+def returns_wrong_shape(*args):
+    return (np.zeros(7), np.ones(7)) if len(args) == 1 else np.zeros((7, 7))
+
+
+def returns_generator(*args):
+    return (x for x in args)
+
+
+def prints_and_is_wrong(*args):
+    print("debugging output")
+    return returns_wrong_shape(*args)
+
+
+def loops_forever(*args):
+    while True:
+        pass
+
+
+def exits(*args):
+    sys.exit(3)
+
+
+def hard_exit(*args):
+    os._exit(0)
+
+
+def keyboard_interrupt(*args):
+    raise KeyboardInterrupt
+
+
+def no_arguments():
+    return 1
+
+
+class Evil:
+    def __array__(self, *a, **k):
+        raise RuntimeError("no array for you")
+
+    def __len__(self):
+        raise RuntimeError("no len either")
+
+
+def returns_evil(*args):
+    return Evil()
+
+
+HOSTILE = [
+    raises,
+    not_implemented,
+    returns_none,
+    returns_list_of_words,
+    returns_string,
+    returns_nan,
+    returns_wrong_shape,
+    returns_generator,
+    prints_and_is_wrong,
+    loops_forever,
+    exits,
+    hard_exit,
+    keyboard_interrupt,
+    no_arguments,
+    returns_evil,
+    None,
+    42,
+    "fit_normalizer",
+]
+
+
+@pytest.mark.parametrize("checker", [check_fit_normalizer, check_normalize])
+@pytest.mark.parametrize("fn", HOSTILE, ids=lambda f: getattr(f, "__name__", repr(f)))
+def test_hostile_functions_never_crash_the_checker(checker, fn):
+    result = checker(fn, timeout=FAST)
+    assert isinstance(result, CheckResult)
+    assert not result
+    assert result.hint and isinstance(str(result), str) and result._repr_html_()
+
+
+def test_specific_hostile_hints():
+    assert "not written yet" in check_fit_normalizer(not_implemented).hint
+    assert "forget to `return`" in check_normalize(returns_none).hint
+    assert "endless loop" in check_normalize(loops_forever, timeout=FAST).hint
+    assert "RuntimeError: boom" in check_fit_normalizer(raises).hint
+    printed = check_normalize(prints_and_is_wrong)
+    assert any("debugging output" in d for d in printed.details)
+    assert "pass your function itself" in check_normalize(None).hint
+
+
+def test_checker_leaves_the_callers_process_alone():
+    """The learner's function runs in a child process: its side effects stay there."""
+    state = {"calls": 0}
+
+    def counts(X):
+        state["calls"] += 1
+        return fit_plain(X)
+
+    assert check_fit_normalizer(counts)
+    assert state["calls"] == 0
