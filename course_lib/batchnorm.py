@@ -21,7 +21,10 @@ from ._validation import as_matrix, as_vector, check_positive
 
 
 class BatchNormCache(NamedTuple):
-    """What the backward pass needs from the forward pass (all arrays, no copies of z)."""
+    """What the backward pass needs from the forward pass (no copy of z is kept).
+
+    Every array has the dtype of z (float32 stays float32).
+    """
 
     x_hat: np.ndarray  # (m, n) normalized input
     z_centered: np.ndarray  # (m, n) z - mu
@@ -49,40 +52,54 @@ def batchnorm_forward(
 
     z: (m, n) pre-activations, m >= 2; gamma, beta: (n,); eps > 0.
     Returns out (m, n) = gamma * x_hat + beta, and the cache for the backward pass.
-    Float32 input gives float32 output.
+    The output has the dtype of z (float32 or float64); z is not modified.
     """
     z = _training_batch(z)
     n = z.shape[1]
     gamma = as_vector(gamma, "gamma", n, dtype=z.dtype)
     beta = as_vector(beta, "beta", n, dtype=z.dtype)
     eps = check_positive(eps, "eps")
+    m = z.shape[0]
     mu = z.mean(axis=0)
     z_centered = z - mu
-    var = (z_centered**2).mean(axis=0)  # 1/m: the batch's own (biased) variance
-    inv_std = 1.0 / np.sqrt(var + z.dtype.type(eps))
+    # 1/m: the batch's own (biased) variance; einsum sums the squares without a temporary
+    var = np.einsum("ij,ij->j", z_centered, z_centered) / m
+    inv_std = 1.0 / np.sqrt(var + z.dtype.type(eps))  # eps inside the root: finite for var = 0
     x_hat = z_centered * inv_std
-    out = gamma * x_hat + beta
+    out = x_hat * gamma
+    out += beta  # in place on our own new array: one (m, n) allocation less
     return out, BatchNormCache(x_hat, z_centered, var, inv_std, gamma, eps)
 
 
 def batchnorm_backward(
     dout: np.ndarray, cache: BatchNormCache
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients of Batch Norm, compact form (one pass, no intermediate graph nodes).
+    """Gradients of Batch Norm, compact form (a few whole-array operations).
 
     dout: (m, n) upstream gradient dL/dout; cache from ``batchnorm_forward``.
-    Returns dz (m, n), dgamma (n,), dbeta (n,), where
+    Returns dz (m, n), dgamma (n,), dbeta (n,), in the dtype of the forward pass:
 
+        dbeta  = sum_i dout_i             dgamma = sum_i dout_i * x_hat_i
         dx_hat = dout * gamma
         dz = (1/m) * inv_std * (m * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))
+
+    Since gamma is one number per unit, sum(dx_hat) = gamma * dbeta and
+    sum(dx_hat * x_hat) = gamma * dgamma, so the same dz is computed as
+    gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m): dout minus its mean
+    and minus its component along x_hat, scaled. That takes four passes over one
+    new (m, n) array, against a dozen temporaries for the staged form.
     """
+    cache = _as_cache(cache)
     x_hat, inv_std, gamma = cache.x_hat, cache.inv_std, cache.gamma
-    dout = _upstream(dout, x_hat.shape)
+    dout = _upstream(dout, x_hat)
     m = x_hat.shape[0]
     dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx_hat = dout * gamma
-    dz = (inv_std / m) * (m * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0))
+    dgamma = np.einsum("ij,ij->j", dout, x_hat)  # sum_i dout_i * x_hat_i, no (m, n) temporary
+    # dz = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m), built in one new array
+    dz = x_hat * (-dgamma / m)
+    dz -= dbeta / m
+    dz += dout
+    dz *= gamma * inv_std
     return dz, dgamma, dbeta
 
 
@@ -91,36 +108,63 @@ def batchnorm_backward_staged(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of Batch Norm node by node along the computational graph.
 
-    Same inputs and outputs as ``batchnorm_backward``; slower, but each line is
-    one local derivative of the forward pass, read backwards:
-    z -> z_centered = z - mu -> var = mean(z_centered^2) -> inv_std = (var+eps)^-1/2
-      -> x_hat = z_centered * inv_std -> out = gamma * x_hat + beta
+    Same inputs and outputs as ``batchnorm_backward``; slower, but each step is
+    the local derivative of one node of the forward pass, read backwards
+    (per unit; i runs over the m examples):
+
+        (1) mu = (1/m) sum_i z_i      (2) d_i = z_i - mu      (3) q_i = d_i^2
+        (4) var = (1/m) sum_i q_i     (5) s = sqrt(var + eps) (6) r = 1 / s
+        (7) x_hat_i = d_i * r         (8) out_i = gamma * x_hat_i + beta
+
+    A node used by several later nodes (z feeds (1) and (2); d feeds (3) and (7))
+    receives the sum of their gradients.
     """
-    x_hat, z_centered, var, inv_std, gamma, eps = cache
-    dout = _upstream(dout, x_hat.shape)
+    cache = _as_cache(cache)
+    x_hat, d, var, r, gamma, eps = cache
+    dout = _upstream(dout, x_hat)
     m = x_hat.shape[0]
-    # out = gamma * x_hat + beta
+    s = np.sqrt(var + eps)  # node (5), recomputed: (n,), cheap
+    # (8) out = gamma * x_hat + beta
     dbeta = dout.sum(axis=0)
     dgamma = (dout * x_hat).sum(axis=0)
     dx_hat = dout * gamma
-    # x_hat = z_centered * inv_std: z_centered reaches x_hat directly and through inv_std
-    dz_centered = dx_hat * inv_std
-    dinv_std = (dx_hat * z_centered).sum(axis=0)
-    # inv_std = (var + eps)^(-1/2)
-    dvar = -0.5 * (var + eps) ** -1.5 * dinv_std
-    # var = (1/m) sum z_centered^2
-    dz_centered = dz_centered + (2.0 / m) * z_centered * dvar
-    # z_centered = z - mu, mu = (1/m) sum z
-    dmu = -dz_centered.sum(axis=0)
-    dz = dz_centered + dmu / m
-    return dz.astype(x_hat.dtype, copy=False), dgamma, dbeta
+    # (7) x_hat = d * r: d reaches x_hat directly, r is shared by the whole column
+    dd = dx_hat * r
+    dr = (dx_hat * d).sum(axis=0)
+    # (6) r = 1 / s
+    ds = -dr / s**2
+    # (5) s = sqrt(var + eps)
+    dvar = ds / (2.0 * s)
+    # (4) var = (1/m) sum_i q_i: every q_i receives dvar / m
+    dq = np.broadcast_to(dvar / m, d.shape)
+    # (3) q = d^2: the second path into d, added to the first
+    dd = dd + 2.0 * d * dq
+    # (2) d = z - mu: z gets dd directly, mu gets minus its column sum
+    dmu = -dd.sum(axis=0)
+    # (1) mu = (1/m) sum_i z_i: every z_i receives dmu / m, added to the direct path
+    dz = dd + dmu / m
+    return dz, dgamma, dbeta
 
 
-def _upstream(dout: object, shape: tuple[int, int]) -> np.ndarray:
+def _as_cache(cache: object) -> BatchNormCache:
+    if isinstance(cache, BatchNormCache):
+        return cache
+    if isinstance(cache, tuple) and len(cache) == len(BatchNormCache._fields):
+        return BatchNormCache._make(cache)
+    raise ValueError(
+        "cache must be the BatchNormCache returned by batchnorm_forward, "
+        f"got {type(cache).__name__}"
+    )
+
+
+def _upstream(dout: object, x_hat: np.ndarray) -> np.ndarray:
     dout = as_matrix(dout, "dout")
-    if dout.shape != shape:
-        raise ValueError(f"dout must have the forward output's shape {shape}, got {dout.shape}")
-    return dout
+    if dout.shape != x_hat.shape:
+        raise ValueError(
+            f"dout must have the forward output's shape {x_hat.shape}, got {dout.shape}"
+        )
+    # Computed in the forward pass's dtype: float32 gradients for a float32 layer.
+    return dout.astype(x_hat.dtype, copy=False)
 
 
 def update_running_stats(
@@ -143,12 +187,24 @@ def update_running_stats(
         running = beta * running + (1 - beta) * batch_statistic
     """
     z = _training_batch(z)
-    m, n = z.shape
+    n = z.shape[1]
     running_mean = as_vector(running_mean, "running_mean", n)
     running_var = as_vector(running_var, "running_var", n)
-    beta = float(beta)
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"beta must be in [0, 1) (the weight of the old value), got {beta}")
+    if np.any(running_var < 0):
+        raise ValueError("running_var must be >= 0 for every unit (it is a variance)")
+    try:
+        beta = float(beta)
+    except (TypeError, ValueError):
+        raise ValueError(f"beta must be a number in [0, 1), got {beta!r}") from None
+    if not 0.0 <= beta < 1.0:  # also rejects NaN
+        raise ValueError(
+            f"beta must be in [0, 1) (the weight of the old value; PyTorch's momentum "
+            f"0.1 is beta = 0.9), got {beta}"
+        )
+    if not isinstance(unbiased, bool | np.bool_):
+        raise ValueError(f"unbiased must be True or False, got {unbiased!r}")
+    # ddof=1: m/(m-1) times the batch's own variance, an unbiased estimate of the
+    # population variance (the batch normalizes itself with ddof=0).
     batch_var = z.var(axis=0, ddof=1 if unbiased else 0)
     new_mean = beta * running_mean + (1.0 - beta) * z.mean(axis=0)
     new_var = beta * running_var + (1.0 - beta) * batch_var
@@ -168,6 +224,11 @@ def batchnorm_inference(
     z: (m, n), any m >= 1; gamma, beta, running_mean, running_var: (n,).
     Returns gamma * (z - running_mean) / sqrt(running_var + eps) + beta, shape (m, n).
     """
+    if np.ndim(z) == 1:
+        raise ValueError(
+            f"z must be 2-D (m examples, n units), got shape {np.shape(z)}; "
+            "one example is a batch of one: z.reshape(1, -1)"
+        )
     z = as_matrix(z, "z")
     n = z.shape[1]
     gamma = as_vector(gamma, "gamma", n, dtype=z.dtype)

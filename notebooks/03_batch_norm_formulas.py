@@ -1,0 +1,636 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# # 03 · Batch Norm formulas: forward, backward, gradient checks
+#
+# *Lesson 3 of 5 · section 2 of the notes, "Batch归一化" (Batch Normalization), the formulas.*
+#
+# Lessons 01 and 02 normalized the **inputs** of a network. Batch Normalization
+# (Ioffe & Szegedy, 2015) applies the same idea inside the network, to every hidden
+# layer, using the statistics of the current mini-batch.
+#
+# **After this lesson you can**
+#
+# 1. compute the four steps of Batch Norm (mean, variance, normalize, scale and shift)
+#    by hand and in NumPy, and say what γ, β and ε do;
+# 2. show that Batch Norm can undo itself (γ = √(σ² + ε), β = μ);
+# 3. derive the backward pass on the computational graph and simplify it to a compact form;
+# 4. check any backward pass numerically (central differences, a random upstream
+#    gradient, the relative error) and know what result to expect;
+# 5. state and test Batch Norm's invariances: BN(a·z + b) = BN(z), Σᵢ dzᵢ = 0, dz ⟂ x̂.
+#
+# Everything runs on the tested functions of `course_lib`; you write your own
+# forward and backward pass in two graded exercises.
+
+# %%
+import inspect
+import timeit
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from course_lib import batchnorm as bn  # the reference: bn.batchnorm_forward, ...
+from course_lib import bn_plots, checks
+from course_lib.gradcheck import numerical_gradients, relative_error, upstream_gradient
+
+np.set_printoptions(precision=4, suppress=True)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 1. Why normalize the hidden layers too
+#
+# The notes' motivation: normalizing only the input data is not enough. After many
+# layers the distributions of the hidden values drift more and more as the weights
+# of the earlier layers change, so each hidden layer should have its **input**
+# normalized as well.
+#
+# *Which* value is normalized is a choice. The input of layer *l* is the activation
+# a<sup>[l−1]</sup>; the notes (and this course) normalize the value **before** the
+# activation instead, the pre-activation z<sup>[l]</sup> = W<sup>[l]</sup>a<sup>[l−1]</sup> + b<sup>[l]</sup>
+# ("strictly speaking, what is normalized is not a but z"), so that
+#
+# $$z^{[l]} \;\xrightarrow{\text{BN}}\; \tilde z^{[l]} \;\xrightarrow{g^{[l]}}\; a^{[l]}.$$
+#
+# That is what the original paper does: it inserts the transform "immediately before
+# the nonlinearity", arguing that Wu + b is more likely to have a symmetric,
+# non-sparse distribution than the output of the previous nonlinearity
+# (Ioffe & Szegedy, 2015, §3.2). Normalizing a<sup>[l]</sup> after the activation is
+# also used in practice; lesson 04 builds the network with BN before the activation.
+#
+# Layout, as everywhere in this course: **rows are examples**. A mini-batch of
+# m examples of a layer with n units is an array `z` of shape (m, n); Batch Norm
+# works on each column (unit, feature) separately.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 2. The four formulas
+#
+# For one unit, over the m examples z⁽¹⁾ … z⁽ᵐ⁾ of the mini-batch:
+#
+# $$
+# \begin{aligned}
+# &(1)\ \text{mean (均值):} && \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)} \\
+# &(2)\ \text{variance (方差):} && \sigma^2 = \frac{1}{m}\sum_{i=1}^{m} \left(z^{(i)}-\mu\right)^2 \\
+# &(3)\ \text{normalize:} && z^{(i)}_{\text{norm}} = \frac{z^{(i)}-\mu}{\sqrt{\sigma^2+\varepsilon}} \\
+# &(4)\ \text{scale and shift:} && \tilde z^{(i)} = \gamma\, z^{(i)}_{\text{norm}} + \beta
+# \end{aligned}
+# $$
+#
+# - ε is a small number (here 10⁻⁵) that keeps the denominator away from 0.
+# - γ and β are **learnable parameters (学习参数)**, one of each per unit, trained by
+#   gradient descent like the weights.
+# - The variance is the batch's own, with 1/m (np.var's default `ddof=0`), as in the
+#   paper's Algorithm 1, PyTorch and Keras; the unbiased 1/(m−1) version appears only
+#   at test time (lesson 05).
+# - The paper and `course_lib` call z<sub>norm</sub> **x̂** (`x_hat`).
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# **A correction.** The notes title step (2) "求上一层输出数据的**标准差**": the
+# *standard deviation* (标准差). The formula of step (2) computes the **variance**
+# σ² (方差), the square of the standard deviation σ. What divides in step (3) is
+# √(σ² + ε), a standard deviation with ε added. The worked example below prints both,
+# so the difference is a number, not a matter of words.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 3. A worked example: a 4×3 mini-batch, step by step
+#
+# Four examples (rows), three units (columns) on very different scales.
+
+# %%
+z = np.array([
+    [2.0, 10.0, -1.0],
+    [4.0, 30.0, 2.0],
+    [6.0, 20.0, 3.0],
+    [8.0, 40.0, 8.0],
+])
+gamma = np.array([1.0, 2.0, 0.5])
+beta = np.array([0.0, 1.0, -1.0])
+eps = 1e-5
+m = z.shape[0]
+
+mu = z.sum(axis=0) / m                       # (1) one mean per unit: sum over the rows
+var = ((z - mu) ** 2).sum(axis=0) / m        # (2) the variance (the notes say "standard deviation")
+z_norm = (z - mu) / np.sqrt(var + eps)       # (3)
+z_tilde = gamma * z_norm + beta              # (4)
+
+print("(1) mu          =", mu)
+print("(2) sigma^2     =", var, "  <- a variance")
+print("    sigma       =", np.sqrt(var), "  <- the standard deviation is its square root")
+print("    sqrt(var+eps) =", np.sqrt(var + eps))
+print("(3) z_norm =\n", z_norm)
+print("(4) z_tilde =\n", z_tilde)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# After step (3) every column has mean 0 and variance σ²/(σ² + ε): 1 up to the tiny
+# effect of ε. After step (4) the mean is β and the variance γ²·σ²/(σ² + ε).
+# `course_lib`'s `batchnorm_forward` gives the same numbers.
+
+# %%
+def show(x):
+    """Rounded for printing: 1e-17 of rounding noise shows as 0, never as -0."""
+    return np.round(x, 10) + 0.0
+
+
+print("mean of z_norm:        ", show(z_norm.mean(axis=0)))
+print("variance of z_norm:    ", show(z_norm.var(axis=0)))
+print("1 - variance, x 1e6:   ", show((1 - z_norm.var(axis=0)) * 1e6), "  = eps / (sigma^2 + eps), x 1e6:", show(eps / (var + eps) * 1e6))
+print("mean of z_tilde:       ", show(z_tilde.mean(axis=0)), "  = beta")
+print("variance of z_tilde:   ", show(z_tilde.var(axis=0)), "  ~ gamma^2 =", gamma**2)
+out, cache = bn.batchnorm_forward(z, gamma, beta, eps)
+print("same as bn.batchnorm_forward:", np.allclose(out, z_tilde, rtol=1e-12, atol=1e-12))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 4. γ and β: Batch Norm can undo itself
+#
+# Normalizing every layer could take away what the layer is able to represent (a unit
+# whose useful range is around 5, not 0). Step (4) gives it back: if the network learns
+#
+# $$\gamma = \sqrt{\sigma^2+\varepsilon}, \qquad \beta = \mu,$$
+#
+# then $\tilde z^{(i)} = \sqrt{\sigma^2+\varepsilon}\,\dfrac{z^{(i)}-\mu}{\sqrt{\sigma^2+\varepsilon}} + \mu = z^{(i)}$:
+# the identity. So the normalized layer can represent everything the plain layer could;
+# gradient descent chooses the mean β and spread γ that serve the loss, instead of
+# inheriting whatever the previous layers produce (Ioffe & Szegedy, 2015, §3).
+
+# %%
+gamma_id = np.sqrt(var + eps)
+beta_id = mu
+z_back, _ = bn.batchnorm_forward(z, gamma_id, beta_id, eps)
+print("gamma = sqrt(var + eps) =", gamma_id)
+print("beta  = mu              =", beta_id)
+print("BN(z) with these:\n", z_back)
+print("equal to z:", np.allclose(z_back, z, rtol=0, atol=1e-12))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 5. Explore γ, β, ε and the input's distribution
+#
+# One unit, one batch of 256 values, before and after Batch Norm (solid line: mean,
+# dashed: ± one standard deviation). The input below is skewed, centred at −15 with
+# spread 6; the output is centred at β = 2 with spread γ = 1.5.
+
+# %% slideshow={"slide_type": "subslide"}
+bn_plots.plot_batch_histograms(gamma=1.5, beta=2.0, eps=1e-5, spread=6.0, mean=-15.0, shape="skewed")
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Things to try with the sliders:
+#
+# - Move the **input mean** and **input std**: the left histogram moves and stretches,
+#   the right one does not move at all. Its mean is β and its spread |γ|.
+# - Change the **shape**: the output keeps the input's shape (skew, two bumps).
+#   Batch Norm fixes the first two moments, the mean and the variance. It does not make
+#   a distribution normal (Gaussian).
+# - Set the input std to 0.001 (σ² = 10⁻⁶) and ε = 10⁻⁵: now ε is not small next to σ².
+#   The output std drops to γσ/√(σ² + ε), about 30 % of γ. ε damps a unit that
+#   barely varies instead of blowing its noise up to unit variance.
+
+# %% tags=["widget"]
+# NBVAL_IGNORE_OUTPUT
+bn_plots.batchnorm_explorer()
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercise 1 · `batchnorm_forward` (graded)
+#
+# Write the forward pass in training mode.
+#
+# - `z`: shape (m, n), rows are examples, m ≥ 2; `gamma`, `beta`: shape (n,); `eps` > 0.
+# - Return `(out, cache)`: `out` of shape (m, n) is z̃ from the four formulas;
+#   `cache` is anything your `batchnorm_backward` (exercise 2) will need, for example
+#   a tuple `(x_hat, gamma, inv_std)` with `inv_std` = 1/√(σ² + ε).
+# - Use the batch's own variance (1/m), statistics over `axis=0`, ε inside the square
+#   root, and do not modify `z` (write `z - mu`, not `z -= mu`).
+#
+# Do not call `bn.batchnorm_forward`: the point is to write the four formulas yourself.
+
+# %% nbgrader={"grade": false, "grade_id": "batchnorm_forward", "locked": false, "schema_version": 3, "solution": true}
+def batchnorm_forward(z, gamma, beta, eps=1e-5):
+    """Batch Norm in training mode: (m, n) z, (n,) gamma and beta -> (out, cache)."""
+    ### BEGIN SOLUTION
+    mu = z.mean(axis=0)
+    var = ((z - mu) ** 2).mean(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat = (z - mu) * inv_std
+    out = gamma * x_hat + beta
+    cache = (x_hat, gamma, inv_std)
+    return out, cache
+    ### END SOLUTION
+
+
+# %% tags=["exercise-feedback"]
+checks.check_batchnorm_forward(batchnorm_forward)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 6. The backward pass, on the computational graph
+#
+# In a network, the layer after Batch Norm sends back the gradient of the loss with
+# respect to BN's output, **dout** = ∂L/∂z̃ (shape (m, n)). The backward pass must
+# return ∂L/∂z (to pass on to the previous layer) and ∂L/∂γ, ∂L/∂β (to update the
+# parameters). We write dv for ∂L/∂v: dd<sub>i</sub> is the gradient reaching d<sub>i</sub>, and
+# `+=` below means that a second path adds to what the first one brought.
+#
+# The units do not interact (each column has its own μ and σ²), so it is enough to
+# derive one unit; the index i runs over the m examples. The forward pass, split into
+# eight nodes:
+
+# %% slideshow={"slide_type": "subslide"}
+bn_plots.plot_computational_graph()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# Walk the graph backwards. At each node, multiply the incoming gradient by the local
+# derivative (red in the figure). Where a value is **shared** (μ, σ², s and r are one
+# number used by all m examples), sum over i. Where a value **feeds two nodes**
+# (z feeds (1) and (2); d feeds (3) and (7)), add the gradients from both paths.
+#
+# $$
+# \begin{aligned}
+# &(8)\ \tilde z_i=\gamma\hat x_i+\beta: && d\beta=\sum_i d\tilde z_i,\quad d\gamma=\sum_i d\tilde z_i\,\hat x_i,\quad d\hat x_i=\gamma\, d\tilde z_i\\
+# &(7)\ \hat x_i=d_i\,r: && dd_i \mathrel{+}= r\, d\hat x_i,\quad dr=\sum_i d_i\, d\hat x_i\\
+# &(6)\ r=1/s: && ds=-\frac{dr}{s^2}\\
+# &(5)\ s=\sqrt{\sigma^2+\varepsilon}: && d\sigma^2=\frac{ds}{2s}\\
+# &(4)\ \sigma^2=\tfrac{1}{m}\textstyle\sum_i q_i: && dq_i=\frac{d\sigma^2}{m}\\
+# &(3)\ q_i=d_i^2: && dd_i \mathrel{+}= 2d_i\, dq_i\\
+# &(2)\ d_i=z_i-\mu: && dz_i \mathrel{+}= dd_i,\quad d\mu=-\sum_i dd_i\\
+# &(1)\ \mu=\tfrac{1}{m}\textstyle\sum_i z_i: && dz_i \mathrel{+}= \frac{d\mu}{m}
+# \end{aligned}
+# $$
+#
+# `course_lib` implements exactly these lines, one node at a time:
+
+# %%
+print(inspect.getsource(bn.batchnorm_backward_staged))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Gradient checking
+#
+# How do we know these eight lines are right? Compare them with **finite differences**.
+# A layer returns an array, not a loss, so take the scalar
+# $L(z) = \sum_{i,j} \text{out}_{ij}(z)\cdot \text{dout}_{ij}$, whose gradient with respect
+# to `out` is exactly `dout`, and differentiate it one entry at a time with **central
+# differences**:
+#
+# $$\frac{\partial L}{\partial z_k} \approx \frac{L(z + h\,e_k) - L(z - h\,e_k)}{2h},
+# \qquad \text{error } O(h^2).$$
+#
+# Compare the analytic gradient *a* with the numerical one *b* by the **relative error**
+# $\max_k |a_k-b_k| \,/\, \max_k(|a_k|+|b_k|)$ (`course_lib.gradcheck.relative_error`).
+# **What to expect in float64 with h = 10⁻⁵: 10⁻¹¹ to 10⁻⁸ for a correct backward;
+# above 10⁻⁵, look for a bug.** The figure shows why h = 10⁻⁵: a larger h adds
+# truncation error (∝ h²); a smaller h lets rounding error (∝ 10⁻¹⁶/h) take over.
+
+# %% slideshow={"slide_type": "subslide"}
+bn_plots.plot_gradcheck_steps()
+plt.show()
+
+
+# %%
+def check_backward(backward, z, gamma, beta, dout, eps=1e-5):
+    """Relative error of each gradient of `backward` against central differences."""
+    _, cache = bn.batchnorm_forward(z, gamma, beta, eps)
+    analytic = backward(dout, cache)
+    numerical = numerical_gradients(
+        lambda z_, g_, b_: bn.batchnorm_forward(z_, g_, b_, eps)[0], (z, gamma, beta), dout
+    )
+    return {name: relative_error(a, b)
+            for name, a, b in zip(("dz", "dgamma", "dbeta"), analytic, numerical, strict=True)}
+
+
+def report(errors):
+    for name, err in errors.items():
+        verdict = "< 1e-8, correct" if err < 1e-8 else f"{err:.2g}, WRONG"
+        print(f"  {name:7s} relative error {verdict}")
+
+
+rng = np.random.default_rng(0)
+z5 = rng.normal(1.0, 2.0, size=(5, 4))
+gamma5, beta5 = rng.uniform(0.5, 2.0, 4), rng.normal(size=4)
+dout5 = upstream_gradient(z5.shape, seed=1)   # random, standard normal
+print("staged backward against central differences (random dout):")
+report(check_backward(bn.batchnorm_backward_staged, z5, gamma5, beta5, dout5))
+
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# **Why a random `dout`?** The tempting choice `dout = np.ones(...)` (the gradient of
+# `out.sum()`) is a trap for normalization layers. For every unit the outputs sum to
+# m·β whatever z is, so with dout = 1 the true dz is **zero**. Every backward pass that
+# returns (almost) zero then passes the check, wrong ones included. Here is a backward
+# that forgets the variance path (nodes (3) to (6)), checked the naive way
+# (`np.allclose` against the numerical dz) with both choices of `dout`:
+
+# %%
+def backward_without_variance_path(dout, cache):
+    """WRONG on purpose: treats sigma^2 as a constant (only the mean path is kept)."""
+    m = dout.shape[0]
+    dz = cache.gamma * cache.inv_std * (dout - dout.sum(axis=0) / m)
+    return dz, (dout * cache.x_hat).sum(axis=0), dout.sum(axis=0)
+
+
+def naive_check(backward, dout):
+    _, cache = bn.batchnorm_forward(z5, gamma5, beta5)
+    dz = backward(dout, cache)[0]
+    dz_num = numerical_gradients(lambda z_: bn.batchnorm_forward(z_, gamma5, beta5)[0], (z5,), dout)[0]
+    return np.allclose(dz, dz_num)
+
+
+for label, dout_ in (("dout = ones  ", np.ones_like(z5)), ("dout = random", dout5)):
+    print(f"{label}: correct backward passes: {naive_check(bn.batchnorm_backward_staged, dout_)!s:5}"
+          f"  wrong backward passes: {naive_check(backward_without_variance_path, dout_)}")
+print("\nthe wrong backward against central differences (random dout):")
+report(check_backward(backward_without_variance_path, z5, gamma5, beta5, dout5))
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. From the graph to the compact form
+#
+# The eight steps can be collapsed into one formula. Write $r = 1/\sqrt{\sigma^2+\varepsilon}$,
+# so that $\hat x_i = r\,d_i$, and collect the three ways in which $z_i$ reaches the loss.
+#
+# *The mean path.* Because $\sum_i d_i = 0$, the contribution of node (3) to dμ vanishes:
+#
+# $$d\mu = -\sum_i dd_i = -r\sum_j d\hat x_j - \frac{2\,d\sigma^2}{m}\underbrace{\sum_j d_j}_{=0} = -r\sum_j d\hat x_j.$$
+#
+# *The variance path.* Nodes (6) and (5) give
+# $d\sigma^2 = \dfrac{ds}{2s} = -\dfrac{dr}{2s^3} = -\dfrac{r^3}{2}\sum_j d\hat x_j\, d_j$,
+# and node (3) sends back $\dfrac{2 d_i}{m}\, d\sigma^2 = -\dfrac{r^3 d_i}{m}\sum_j d\hat x_j\, d_j = -\dfrac{r}{m}\,\hat x_i\sum_j d\hat x_j\,\hat x_j$
+# (using $r\,d_i = \hat x_i$ twice).
+#
+# *All together*, the direct path $r\,d\hat x_i$ plus the two above:
+#
+# $$dz_i = r\,d\hat x_i - \frac{r}{m}\,\hat x_i\sum_j d\hat x_j\,\hat x_j - \frac{r}{m}\sum_j d\hat x_j
+# = \frac{r}{m}\Big(m\, d\hat x_i - \sum_j d\hat x_j - \hat x_i \sum_j d\hat x_j\,\hat x_j\Big).$$
+#
+# Finally $d\hat x_j = \gamma\, d\tilde z_j$ with one γ per unit, so $\sum_j d\hat x_j = \gamma\, d\beta$ and
+# $\sum_j d\hat x_j\hat x_j = \gamma\, d\gamma$: the backward pass **reuses the parameter gradients**,
+#
+# $$\boxed{\;dz_i = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\left(d\tilde z_i - \frac{d\beta}{m} - \hat x_i\,\frac{d\gamma}{m}\right),\qquad
+# d\beta = \sum_i d\tilde z_i,\quad d\gamma = \sum_i d\tilde z_i\,\hat x_i.\;}$$
+#
+# Read it as: take the upstream gradient, remove its mean and its component along x̂,
+# and scale by γ/√(σ² + ε). This is `bn.batchnorm_backward`.
+
+# %%
+print("compact backward against central differences (random dout):")
+report(check_backward(bn.batchnorm_backward, z5, gamma5, beta5, dout5))
+_, cache5 = bn.batchnorm_forward(z5, gamma5, beta5)
+same = all(np.allclose(a, b, rtol=1e-12, atol=1e-14)
+           for a, b in zip(bn.batchnorm_backward(dout5, cache5), bn.batchnorm_backward_staged(dout5, cache5), strict=True))
+print("compact == staged:", same)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# The compact form is also **faster**. Count the passes over (m, n) arrays: the staged
+# form makes about twelve (eight element-wise operations, each creating a new array,
+# and four sums over the batch); the compact form makes six (one `einsum`, one sum and
+# four element-wise operations on a single new array). Expect a speed-up of about 2×,
+# and more where allocating fresh memory is slow. Measured on a batch of 256 examples ×
+# 512 units (the numbers depend on your machine):
+
+# %%
+rng = np.random.default_rng(3)
+z_big = rng.normal(size=(256, 512))
+gamma_big, beta_big = rng.uniform(0.5, 2.0, 512), rng.normal(size=512)
+dout_big = upstream_gradient(z_big.shape, seed=4)
+_, cache_big = bn.batchnorm_forward(z_big, gamma_big, beta_big)
+
+
+def best_time(fn):
+    return min(timeit.repeat(lambda: fn(dout_big, cache_big), number=10, repeat=5)) / 10
+
+
+t_staged = best_time(bn.batchnorm_backward_staged)
+t_compact = best_time(bn.batchnorm_backward)
+print(f"timing: staged  backward {t_staged * 1e3:.2f} ms per call")
+print(f"timing: compact backward {t_compact * 1e3:.2f} ms per call")
+print(f"timing: the compact form is {t_staged / t_compact:.1f}x faster")
+
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Exercise 2 · `batchnorm_backward` (graded)
+#
+# Write the backward pass that goes with **your** `batchnorm_forward` of exercise 1.
+#
+# - `dout`: shape (m, n), the upstream gradient ∂L/∂z̃; `cache`: what your
+#   `batchnorm_forward` returned.
+# - Return `(dz, dgamma, dbeta)` with shapes (m, n), (n,), (n,).
+# - Use the compact form (or the staged one, if you store what it needs in the cache).
+#
+# The checker runs your forward, feeds your cache to your backward with a random
+# `dout`, and compares the gradients with the reference **and** with central
+# differences of your own forward.
+
+# %% nbgrader={"grade": false, "grade_id": "batchnorm_backward", "locked": false, "schema_version": 3, "solution": true}
+def batchnorm_backward(dout, cache):
+    """Gradients of Batch Norm: (m, n) dout and your cache -> (dz, dgamma, dbeta)."""
+    ### BEGIN SOLUTION
+    x_hat, gamma, inv_std = cache
+    m = dout.shape[0]
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * x_hat).sum(axis=0)
+    dx_hat = dout * gamma
+    dz = inv_std / m * (m * dx_hat - dx_hat.sum(axis=0) - x_hat * (dx_hat * x_hat).sum(axis=0))
+    return dz, dgamma, dbeta
+    ### END SOLUTION
+
+
+# %% tags=["exercise-feedback"]
+checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 9. Properties you can test
+#
+# ### Scale and shift invariance: BN(a·z + b) = BN(z) for a > 0
+#
+# Adding b to a unit moves μ by b; multiplying by a > 0 multiplies z − μ and σ by a.
+# Both cancel in step (3), so BN(a·z + b) = BN(z), exactly when ε = 0. With ε the
+# identity is BN(a·z + b; ε) = BN(z; ε/a²): scaling only changes how much ε matters.
+#
+# The consequence for a network: with z = a<sup>[l−1]</sup>W + b, multiplying the
+# weights W by a > 0 does not change the layer's output (the bias b is removed as well,
+# which is why lesson 04 drops it). The gradient with respect to W shrinks as 1/a,
+# so larger weights take smaller steps: Batch Norm stabilizes the scale of the weights
+# (Ioffe & Szegedy, 2015, §3.3).
+
+# %%
+rng = np.random.default_rng(5)
+a_prev = rng.normal(size=(64, 10))          # the previous layer's activations, one batch
+W, b = rng.normal(scale=0.3, size=(10, 6)), rng.normal(size=6)
+g6, b6 = rng.uniform(0.5, 2.0, 6), rng.normal(size=6)
+dout6 = upstream_gradient((64, 6), seed=6)
+
+
+def layer(scale):
+    """BN output and dL/dW when the weights are scaled by `scale`."""
+    out, cache = bn.batchnorm_forward(a_prev @ (scale * W) + b, g6, b6)
+    dz = bn.batchnorm_backward(dout6, cache)[0]
+    return out, a_prev.T @ dz
+
+
+out_1, dW_1 = layer(1.0)
+for scale in (0.1, 10.0, 100.0):
+    out_a, dW_a = layer(scale)
+    print(f"W x {scale:>5}: max |BN change| = {np.abs(out_a - out_1).max():.1e}   "
+          f"|dW| x scale / |dW at 1| = {np.linalg.norm(dW_a) * scale / np.linalg.norm(dW_1):.4f}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The small changes left are ε at work: at W × 0.1 the variance of z is about 0.01, and
+# ε = 10⁻⁵ is no longer negligible next to it.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### The gradient has no mean and (almost) no component along x̂
+#
+# The invariances have a mirror image in the gradient. Adding the same c to every zᵢ
+# of a unit changes nothing, so the directional derivative along (1, …, 1) is zero:
+#
+# $$\sum_i dz_i = 0 \quad\text{(exactly; from the boxed formula, since } \textstyle\sum_i \hat x_i = 0).$$
+#
+# Stretching a unit around its mean changes the output only through ε, so
+#
+# $$\sum_i dz_i\,\hat x_i = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\, d\gamma\,\Big(1-\frac{1}{m}\sum_i\hat x_i^2\Big)
+# = \gamma\, d\gamma\,\frac{\varepsilon}{(\sigma^2+\varepsilon)^{3/2}} \approx 0 .$$
+#
+# The previous layers are never pushed to change a unit's mean or spread: that is left
+# to β and γ.
+
+# %%
+dz5, dgamma5, _ = bn.batchnorm_backward(dout5, cache5)
+print("largest |sum_i dz_i| over the units < 1e-12:", np.abs(dz5.sum(axis=0)).max() < 1e-12)
+sci = {"float_kind": lambda v: f"{v:.3e}"}
+print("sum_i dz_i x_hat_i            :", np.array2string((dz5 * cache5.x_hat).sum(axis=0), formatter=sci))
+print("gamma dgamma eps/(var+eps)^1.5:", np.array2string(gamma5 * dgamma5 * 1e-5 / (cache5.var + 1e-5) ** 1.5, formatter=sci))
+print("for scale, largest |dz|       :", f"{np.abs(dz5).max():.2f}")
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### What ε does for a constant unit
+#
+# If a unit takes the same value for every example of the batch, σ² = 0 and step (3)
+# without ε computes 0/0. With ε the normalized value is 0 and the output is β:
+
+# %%
+z_const = z.copy()
+z_const[:, 2] = 5.0                                   # unit 3 constant in this batch
+mu_c, var_c = z_const.mean(axis=0), z_const.var(axis=0)
+with np.errstate(invalid="ignore"):
+    print("without eps:", ((z_const - mu_c) / np.sqrt(var_c))[:, 2])
+out_c, cache_c = bn.batchnorm_forward(z_const, gamma, beta, eps)
+print("with eps:   ", out_c[:, 2], "= beta =", beta[2])
+dz_c = bn.batchnorm_backward(upstream_gradient(z.shape, seed=7), cache_c)[0]
+print(f"its gradient is finite but amplified by gamma/sqrt(eps) = {gamma[2] / np.sqrt(eps):.0f}:", dz_c[:, 2])
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# More generally, ε decides what happens to a unit whose spread σ is not large next
+# to √ε: its output spread is γσ/√(σ² + ε) instead of γ, so an almost constant unit
+# stays almost constant instead of having its noise blown up to variance 1.
+
+# %% slideshow={"slide_type": "subslide"}
+bn_plots.plot_eps_effect()
+plt.show()
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Batches of one and two
+#
+# With one example, σ² = 0 for every unit and every output would be β, so `course_lib`
+# refuses it in training mode (at test time, lesson 05, fixed statistics make single
+# examples fine). With **two** examples, x̂ = ±σ/√(σ² + ε) ≈ ±1 whatever the values are:
+# the output hardly depends on z, and neither does the loss, so dz is nearly zero.
+
+# %%
+try:
+    bn.batchnorm_forward(z[:1], gamma, beta)
+except ValueError as e:
+    print("ValueError:", e)
+
+for eps_ in (1e-1, 1e-3, 1e-5):
+    _, cache_2 = bn.batchnorm_forward(z[:2], gamma, beta, eps_)
+    dz_2 = bn.batchnorm_backward(upstream_gradient((2, 3), seed=8), cache_2)[0]
+    print(f"m = 2, eps = {eps_:.0e}: largest |dz| = {np.abs(dz_2).max():.1e}")
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 10. Self-check
+#
+# 1. In the worked example the notes' step (2) gives 125 for the second unit. Is that
+#    the standard deviation?
+# 2. Why does `course_lib` refuse a batch of one example in training mode?
+# 3. Your gradient check with `dout = np.ones(...)` passes. Why is that no evidence
+#    that your Batch Norm backward is right?
+# 4. What does BN compute when γ = √(σ² + ε) and β = μ?
+# 5. All weights of the layer before BN are multiplied by 10. What happens to the
+#    BN output and to the gradient with respect to those weights?
+# 6. Someone computes the statistics with `axis=1`. What have they built?
+#
+# <details><summary>Answers</summary>
+#
+# 1. No: 125 is the variance σ². The standard deviation is √125 ≈ 11.18; step (3)
+#    divides by √(σ² + ε).
+# 2. The variance of one example is 0: every output would be β and dz would be 0.
+#    Batch Norm needs m ≥ 2 in training mode (better: tens of examples).
+# 3. Batch Norm's outputs sum to m·β per unit whatever z is, so with dout = 1 the true
+#    dz is 0, and any backward returning about 0 passes. Use a random dout.
+# 4. The identity, z̃ = z: BN can undo itself, so it does not limit what the layer
+#    can represent.
+# 5. The output does not change (up to ε), since BN(a·z) = BN(z) for a > 0; the
+#    gradient with respect to the weights is 10 times smaller.
+# 6. Layer Normalization (Ba et al., 2016): statistics over the units of each example.
+#    Batch Norm uses `axis=0`, over the examples of the batch, one μ and σ² per unit.
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 11. Summary
+#
+# - Batch Norm normalizes each unit's pre-activation z over the mini-batch:
+#   μ = mean, σ² = **variance** with 1/m (the notes' "标准差" in step (2) is the variance),
+#   z<sub>norm</sub> = (z − μ)/√(σ² + ε), then z̃ = γ z<sub>norm</sub> + β with learnable γ, β.
+# - With γ = √(σ² + ε) and β = μ it is the identity: nothing is lost.
+# - The backward pass follows from the computational graph (eight local derivatives)
+#   and simplifies to dz = γ/√(σ² + ε) · (dout − dβ/m − x̂·dγ/m), with dβ = Σ dout and
+#   dγ = Σ dout·x̂. It needs half the passes over the data of the staged form.
+# - Check any backward pass with central differences, a **random** upstream gradient
+#   and the relative error; in float64 expect 10⁻¹¹ to 10⁻⁸.
+# - BN(a·z + b) = BN(z) for a > 0: the layer ignores the scale of the previous
+#   weights, and its gradient has Σ dz = 0 and dz ⟂ x̂ (up to ε).
+# - ε keeps a constant unit finite (output β) and damps units with σ² ≲ ε.
+#
+# **Next**, lesson 04 puts Batch Norm into a network and trains it on real data.
+#
+# **References.** S. Ioffe and C. Szegedy, *Batch Normalization: Accelerating Deep
+# Network Training by Reducing Internal Covariate Shift*, ICML 2015,
+# [arXiv:1502.03167](https://arxiv.org/abs/1502.03167). J. L. Ba, J. R. Kiros and
+# G. E. Hinton, *Layer Normalization*, 2016, [arXiv:1607.06450](https://arxiv.org/abs/1607.06450).
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## Graded checks
+#
+# These cells grade the two exercises (nbgrader); they run the same checkers as above
+# plus hidden tests on other batches.
+
+# %% nbgrader={"grade": true, "grade_id": "batchnorm_forward_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
+checks.check_batchnorm_forward(batchnorm_forward).assert_ok()
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(20250303)
+for _m, _n, _eps in ((3, 7, 1e-3), (10, 2, 1e-5), (2, 5, 0.2), (33, 4, 1e-5)):
+    _z = _rng.normal(_rng.uniform(-5, 5, _n), _rng.uniform(0.1, 4, _n), size=(_m, _n))
+    _g, _b = _rng.uniform(-2, 2, _n), _rng.normal(size=_n)
+    _z_copy = _z.copy()
+    _out = batchnorm_forward(_z, _g, _b, eps=_eps)[0]
+    assert np.allclose(_out, bn.batchnorm_forward(_z, _g, _b, eps=_eps)[0], rtol=1e-6, atol=1e-8)
+    assert np.array_equal(_z, _z_copy), "batchnorm_forward modified z"
+### END HIDDEN TESTS
+
+# %% nbgrader={"grade": true, "grade_id": "batchnorm_backward_tests", "locked": true, "points": 3, "schema_version": 3, "solution": false}
+checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward).assert_ok()
+### BEGIN HIDDEN TESTS
+_rng = np.random.default_rng(20250304)
+for _m, _n, _eps in ((3, 7, 1e-3), (10, 2, 1e-5), (2, 5, 0.2), (33, 4, 1e-5)):
+    _z = _rng.normal(_rng.uniform(-5, 5, _n), _rng.uniform(0.1, 4, _n), size=(_m, _n))
+    _g, _b = _rng.uniform(-2, 2, _n), _rng.normal(size=_n)
+    _dout = _rng.normal(size=(_m, _n))
+    _got = batchnorm_backward(_dout, batchnorm_forward(_z, _g, _b, eps=_eps)[1])
+    _want = bn.batchnorm_backward(_dout, bn.batchnorm_forward(_z, _g, _b, eps=_eps)[1])
+    for _a, _w in zip(_got, _want, strict=True):
+        assert np.allclose(_a, _w, rtol=1e-6, atol=1e-8)
+### END HIDDEN TESTS
