@@ -1,0 +1,343 @@
+"""The lesson-02 checkers: correct functions pass, every typical mistake is rejected
+with a hint that names it, and nothing a learner writes makes a checker raise."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from course_lib import checks
+from course_lib.checks import CheckResult
+from course_lib.checks.descent import check_gradient_descent_step, check_largest_stable_lr
+from course_lib.descent import gradient_descent_step, largest_stable_lr
+
+FAST = 0.3  # seconds per call: the endless-loop tests wait this long
+
+
+# --------------------------------------------------------------------------- correct code
+def step_plain(X, y, w, b, lr):
+    m = X.shape[0]
+    r = X @ w + b - y
+    return w - lr * (X.T @ r) / m, b - lr * r.sum() / m
+
+
+def step_loops(X, y, w, b, lr):
+    m, n = X.shape
+    r = [sum(X[i, j] * w[j] for j in range(n)) + b - y[i] for i in range(m)]
+    dw = [sum(X[i, j] * r[i] for i in range(m)) / m for j in range(n)]
+    db = sum(r) / m
+    return np.array([w[j] - lr * dw[j] for j in range(n)]), b - lr * db
+
+
+def step_augmented(X, y, w, b, lr):
+    # theta = (w, b) with a column of ones: one matrix product for both gradients
+    X1 = np.hstack([X, np.ones((X.shape[0], 1))])
+    theta = np.append(w, b)
+    theta = theta - lr * X1.T @ (X1 @ theta - y) / len(y)
+    return theta[:-1], theta[-1]
+
+
+def lr_plain(X):
+    m = X.shape[0]
+    X1 = np.hstack([X, np.ones((m, 1))])
+    return 2 / np.linalg.eigvalsh(X1.T @ X1 / m)[-1]
+
+
+def lr_svd(X):
+    # singular values of X1 / sqrt(m) squared are the Hessian's eigenvalues
+    X1 = np.column_stack([X, np.ones(len(X))]) / np.sqrt(len(X))
+    return 2 / np.linalg.svd(X1, compute_uv=False)[0] ** 2
+
+
+def lr_eig_unsorted(X):
+    X1 = np.c_[X, np.ones(len(X))]
+    return 2 / max(np.linalg.eig(X1.T @ X1 / len(X))[0].real)
+
+
+@pytest.mark.parametrize("fn", [gradient_descent_step, step_plain, step_loops, step_augmented])
+def test_correct_step_passes(fn):
+    result = check_gradient_descent_step(fn)
+    assert isinstance(result, CheckResult) and result, str(result)
+    assert result.cases_run == 4 and result.assert_ok() is result
+
+
+@pytest.mark.parametrize("fn", [largest_stable_lr, lr_plain, lr_svd, lr_eig_unsorted])
+def test_correct_lr_passes(fn):
+    result = check_largest_stable_lr(fn)
+    assert result, str(result)
+    assert result.cases_run == 4
+
+
+def test_checkers_are_reachable_from_the_package():
+    assert checks.check_gradient_descent_step is check_gradient_descent_step
+    assert checks.check_largest_stable_lr is check_largest_stable_lr
+
+
+# --------------------------------------------------------------------------- typical mistakes
+def step_sign(X, y, w, b, lr):
+    r = y - (X @ w + b)  # y - y_hat, then still subtracted
+    return w - lr * X.T @ r / len(y), b - lr * r.mean()
+
+
+def step_no_mean(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * X.T @ r, b - lr * r.sum()
+
+
+def step_sequential(X, y, w, b, lr):
+    m = len(y)
+    w = w - lr * X.T @ (X @ w + b - y) / m
+    b = b - lr * np.mean(X @ w + b - y)  # uses the new w
+    return w, b
+
+
+def step_factor_two(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * 2 * X.T @ r / len(y), b - lr * 2 * r.mean()
+
+
+def step_no_bias(X, y, w, b, lr):
+    r = X @ w - y
+    return w - lr * X.T @ r / len(y), b - lr * r.mean()
+
+
+def step_b_frozen(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * X.T @ r / len(y), b
+
+
+def step_no_lr(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - X.T @ r / len(y), b - r.mean()
+
+
+def step_over_n(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * X.T @ r / X.shape[1], b - lr * r.mean()
+
+
+def step_in_place(X, y, w, b, lr):
+    r = X @ w + b - y
+    w -= lr * X.T @ r / len(y)  # writes into the caller's w
+    return w, b - lr * r.mean()
+
+
+def step_only_w(X, y, w, b, lr):
+    return w - lr * X.T @ (X @ w + b - y) / len(y)
+
+
+def step_transposed(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * X @ r / len(y), b - lr * r.mean()  # fails on shapes
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (step_sign, ["sign error", "subtracts"]),
+        (step_no_mean, ["forgot the 1/m"]),
+        (step_sequential, ["new w", "old (w, b)"]),
+        (step_factor_two, ["twice", "½(ŷ - y)²"]),
+        (step_no_bias, ["b is missing from the prediction"]),
+        (step_b_frozen, ["b was not updated"]),
+        (step_no_lr, ["learning rate is missing"]),
+        (step_over_n, ["instead of m"]),
+        (step_in_place, ["modified its input w"]),
+        (step_only_w, ["return 2 values"]),
+        (step_transposed, ["raised ValueError"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_step_mistakes_are_named(fn, words):
+    result = check_gradient_descent_step(fn)
+    assert not result
+    for w in words:
+        assert w in result.hint, result.hint
+    with pytest.raises(AssertionError, match="Hint"):
+        result.assert_ok()
+
+
+def _h(X):
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    return X1.T @ X1 / len(X)
+
+
+def lr_lambda_min(X):
+    return 2 / np.linalg.eigvalsh(_h(X))[0]
+
+
+def lr_no_two(X):
+    return 1 / np.linalg.eigvalsh(_h(X))[-1]
+
+
+def lr_no_half_in_loss(X):
+    # Hessian of (1/m) sum (y_hat - y)^2: twice as large
+    return 2 / np.linalg.eigvalsh(2 * _h(X))[-1]
+
+
+def lr_no_mean(X):
+    X1 = np.hstack([X, np.ones((len(X), 1))])
+    return 2 / np.linalg.eigvalsh(X1.T @ X1)[-1]
+
+
+def lr_no_ones(X):
+    return 2 / np.linalg.eigvalsh(X.T @ X / len(X))[-1]
+
+
+def lr_covariance(X):
+    Xc = X - X.mean(0)
+    return 2 / np.linalg.eigvalsh(Xc.T @ Xc / len(X))[-1]
+
+
+def lr_sqrt(X):
+    return 2 / np.sqrt(np.linalg.eigvalsh(_h(X))[-1])
+
+
+def lr_singular_values(X):
+    return 2 / np.linalg.svd(np.c_[X, np.ones(len(X))], compute_uv=False)[0]
+
+
+def lr_diagonal(X):
+    return 2 / _h(X).diagonal().max()
+
+
+def lr_all_eigenvalues(X):
+    return 2 / np.linalg.eigvalsh(_h(X))  # an array instead of the bound
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (lr_lambda_min, ["λ_min", "steepest direction"]),
+        (lr_no_two, ["factor 2 is missing"]),
+        (lr_no_half_in_loss, ["factor 2 is missing", "without the ½"]),
+        (lr_no_mean, ["forgot the 1/m"]),
+        (lr_no_ones, ["column of ones"]),
+        (lr_covariance, ["centred", "covariance"]),
+        (lr_sqrt, ["square root"]),
+        (lr_singular_values, ["singular values"]),
+        (lr_diagonal, ["diagonal entry"]),
+        (lr_all_eigenvalues, ["has shape (3,), expected ()"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_lr_mistakes_are_named(fn, words):
+    result = check_largest_stable_lr(fn)
+    assert not result
+    for w in words:
+        assert w in result.hint, result.hint
+
+
+def test_each_mistake_is_caught_on_the_first_case():
+    """The first cases are built so that every listed mistake differs from the answer."""
+    for fn in (step_sign, step_no_mean, step_sequential, step_factor_two, step_no_lr):
+        assert check_gradient_descent_step(fn).cases_run == 0
+    for fn in (lr_lambda_min, lr_no_two, lr_no_ones, lr_covariance, lr_diagonal):
+        assert check_largest_stable_lr(fn).cases_run == 0
+
+
+# --------------------------------------------------------------------------- hostile code
+def raises(*args):
+    raise RuntimeError("boom")
+
+
+def not_implemented(*args):
+    raise NotImplementedError()
+
+
+def returns_none(*args):
+    return None
+
+
+def returns_words(*args):
+    return ["w", "b"] if len(args) > 1 else "two over lambda"
+
+
+def returns_nan(*args):
+    if len(args) == 1:
+        return float("nan")
+    return np.full(args[2].shape, np.nan), np.nan
+
+
+def returns_wrong_shape(*args):
+    return (np.zeros(7), np.zeros(2)) if len(args) > 1 else np.zeros((2, 2))
+
+
+def returns_generator(*args):
+    return (a for a in args)
+
+
+def prints_and_is_wrong(*args):
+    print("debugging output")
+    return returns_wrong_shape(*args)
+
+
+def mutates_X(*args):
+    args[0][0, 0] = 1e6
+    return returns_wrong_shape(*args)
+
+
+def loops_forever(*args):
+    while True:
+        pass
+
+
+def exits(*args):
+    sys.exit(3)
+
+
+def hard_exit(*args):
+    os._exit(0)
+
+
+def keyboard_interrupt(*args):
+    raise KeyboardInterrupt
+
+
+def no_arguments():
+    return 1
+
+
+class Evil:
+    def __array__(self, *a, **k):
+        raise RuntimeError("no array for you")
+
+    def __float__(self):
+        raise RuntimeError("no float either")
+
+
+def returns_evil(*args):
+    return Evil() if len(args) == 1 else (Evil(), Evil())
+
+
+HOSTILE = [
+    (raises, "raised RuntimeError: boom"),
+    (not_implemented, "not written yet"),
+    (returns_none, "None"),
+    (returns_words, "expected"),
+    (returns_nan, "NaN"),
+    (returns_wrong_shape, "shape"),
+    (returns_generator, ""),
+    (prints_and_is_wrong, "it printed"),
+    (mutates_X, "modified its input X"),
+    (loops_forever, "did not return within"),
+    (exits, "SystemExit"),
+    (hard_exit, "ended the process"),
+    (keyboard_interrupt, "KeyboardInterrupt"),
+    (no_arguments, "TypeError"),
+    (returns_evil, ""),
+    (42, "pass your function itself"),
+    (None, "pass your function itself"),
+]
+
+
+@pytest.mark.parametrize("checker", [check_gradient_descent_step, check_largest_stable_lr])
+@pytest.mark.parametrize(("fn", "words"), HOSTILE, ids=lambda v: getattr(v, "__name__", str(v)))
+def test_hostile_functions_never_make_the_checker_raise(checker, fn, words):
+    result = checker(fn, timeout=FAST)
+    assert isinstance(result, CheckResult) and not result
+    assert words in (result.hint or "") + " ".join(result.details), str(result)
+    str(result), result._repr_html_()  # both displays work
