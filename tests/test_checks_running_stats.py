@@ -1,0 +1,340 @@
+"""The lesson-05 checkers: correct code passes, each typical mistake gets its own hint,
+and whatever the learner's function does, the checker returns a result and never raises.
+
+The wrong functions below are written the way a learner would write them, not
+taken from the checker's list of mistakes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+from course_lib import checks
+from course_lib.batchnorm import batchnorm_inference, update_running_stats
+
+TIMEOUT = 1.0  # seconds; the correct functions take milliseconds
+
+
+def check_update(fn):
+    return checks.check_update_running_stats(fn, timeout=TIMEOUT)
+
+
+def check_inference(fn):
+    return checks.check_batchnorm_inference(fn, timeout=TIMEOUT)
+
+
+# ------------------------------------------------------------------ correct solutions
+def test_references_pass():
+    assert check_update(update_running_stats)
+    assert check_inference(batchnorm_inference)
+
+
+def test_other_correct_styles_pass():
+    def update_loops(running_mean, running_var, z, beta=0.9, unbiased=True):
+        m = z.shape[0]
+        mu = np.sum(z, axis=0) / m
+        var = np.sum((z - mu) ** 2, axis=0) / (m - 1 if unbiased else m)
+        rm = running_mean.copy()
+        rm *= beta
+        rm += (1 - beta) * mu
+        return rm, beta * running_var + (1 - beta) * var
+
+    def inference_explicit(z, gamma, beta, running_mean, running_var, eps=1e-5):
+        z_norm = (z - running_mean) / np.sqrt(running_var + eps)
+        return gamma * z_norm + beta
+
+    r1, r2 = check_update(update_loops), check_inference(inference_explicit)
+    assert r1, str(r1)
+    assert r2, str(r2)
+    assert "passed" in str(r1) and r1.cases_run >= 5
+
+
+# ------------------------------------------------------------------ update_running_stats mistakes
+def beta_on_new_value(running_mean, running_var, z, beta=0.9, unbiased=True):
+    var = z.var(axis=0, ddof=1 if unbiased else 0)
+    return beta * z.mean(axis=0) + (1 - beta) * running_mean, beta * var + (1 - beta) * running_var
+
+
+def always_biased(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return (
+        beta * running_mean + (1 - beta) * np.mean(z, axis=0),
+        beta * running_var + (1 - beta) * np.var(z, axis=0),
+    )
+
+
+def always_unbiased(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return (
+        beta * running_mean + (1 - beta) * np.mean(z, axis=0),
+        beta * running_var + (1 - beta) * np.var(z, axis=0, ddof=1),
+    )
+
+
+def stores_sigma(running_mean, running_var, z, beta=0.9, unbiased=True):
+    sigma = z.std(axis=0, ddof=1 if unbiased else 0)
+    return beta * running_mean + (1 - beta) * z.mean(0), beta * running_var + (1 - beta) * sigma
+
+
+def no_averaging(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return z.mean(0), z.var(0, ddof=int(unbiased))
+
+
+def swapped_outputs(running_mean, running_var, z, beta=0.9, unbiased=True):
+    mean = beta * running_mean + (1 - beta) * z.mean(0)
+    var = beta * running_var + (1 - beta) * z.var(0, ddof=int(unbiased))
+    return var, mean
+
+
+def variance_about_running_mean(running_mean, running_var, z, beta=0.9, unbiased=True):
+    m = z.shape[0]
+    var = np.sum((z - running_mean) ** 2, axis=0) / (m - 1 if unbiased else m)
+    return beta * running_mean + (1 - beta) * z.mean(0), beta * running_var + (1 - beta) * var
+
+
+def forgets_one_minus_beta(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return beta * running_mean + z.mean(0), beta * running_var + z.var(0, ddof=int(unbiased))
+
+
+def ignores_beta(running_mean, running_var, z, beta=0.9, unbiased=True):
+    b = 0.9
+    return b * running_mean + (1 - b) * z.mean(0), b * running_var + (1 - b) * z.var(
+        0, ddof=int(unbiased)
+    )
+
+
+UPDATE_MISTAKES = [
+    (beta_on_new_value, "weight of the OLD value"),
+    (always_biased, "unbiased=True"),
+    (always_unbiased, "unbiased=False"),
+    (stores_sigma, "not σ"),
+    (no_averaging, "just this batch"),
+    (swapped_outputs, "swapped"),
+    (variance_about_running_mean, "not around the running mean"),
+    (forgets_one_minus_beta, "(1 − β)"),
+    (ignores_beta, "`beta` argument"),
+]
+
+
+@pytest.mark.parametrize(("fn", "words"), UPDATE_MISTAKES, ids=lambda x: getattr(x, "__name__", ""))
+def test_update_mistake_gets_its_hint(fn, words):
+    result = check_update(fn)
+    assert not result
+    assert words in result.hint, result.hint
+
+
+def test_update_hints_are_all_different():
+    hints = [check_update(fn).hint for fn, _ in UPDATE_MISTAKES]
+    assert len(set(hints)) == len(hints)
+
+
+# ------------------------------------------------------------------ batchnorm_inference mistakes
+def batch_statistics(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    mu, var = z.mean(axis=0), z.var(axis=0)
+    return gamma * (z - mu) / np.sqrt(var + eps) + beta
+
+
+def eps_forgotten(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * (z - running_mean) / np.sqrt(running_var) + beta
+
+
+def eps_outside_sqrt(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * (z - running_mean) / (np.sqrt(running_var) + eps) + beta
+
+
+def eps_hard_coded(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * (z - running_mean) / np.sqrt(running_var + 0.00001) + beta
+
+
+def divides_by_variance(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * (z - running_mean) / (running_var + eps) + beta
+
+
+def squares_the_variance(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    sigma2 = running_var**2
+    return gamma * (z - running_mean) / np.sqrt(sigma2 + eps) + beta
+
+
+def gamma_beta_swapped(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return beta * (z - running_mean) / np.sqrt(running_var + eps) + gamma
+
+
+def no_scale_and_shift(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return (z - running_mean) / np.sqrt(running_var + eps)
+
+
+def mean_not_subtracted(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    return gamma * z / np.sqrt(running_var + eps) + beta
+
+
+INFERENCE_MISTAKES = [
+    (batch_statistics, "not the mean and variance of z itself"),
+    (eps_forgotten, "ε is forgotten"),
+    (eps_outside_sqrt, "inside the square root"),
+    (eps_hard_coded, "`eps` argument"),
+    (divides_by_variance, "not by the variance"),
+    (squares_the_variance, "do not square"),
+    (gamma_beta_swapped, "γ scales"),
+    (no_scale_and_shift, "scale and shift"),
+    (mean_not_subtracted, "subtract the running mean"),
+]
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"), INFERENCE_MISTAKES, ids=lambda x: getattr(x, "__name__", "")
+)
+def test_inference_mistake_gets_its_hint(fn, words):
+    result = check_inference(fn)
+    assert not result
+    assert words in result.hint, result.hint
+
+
+def test_inference_hints_are_all_different():
+    hints = [check_inference(fn).hint for fn, _ in INFERENCE_MISTAKES]
+    assert len(set(hints)) == len(hints)
+
+
+def test_batch_statistics_on_one_example_is_caught_too():
+    """A function that handles a batch of one specially still uses batch statistics."""
+
+    def half_right(z, gamma, beta, running_mean, running_var, eps=1e-5):
+        if z.shape[0] > 1:
+            return batchnorm_inference(z, gamma, beta, running_mean, running_var, eps)
+        return np.broadcast_to(beta, z.shape).copy()  # what batch statistics give for m = 1
+
+    result = check_inference(half_right)
+    assert not result and "single example" in result.hint and "m = 1" in result.case
+
+
+# ------------------------------------------------------------------ hostile functions
+def _raises(*args, **kwargs):
+    raise ZeroDivisionError("boom")
+
+
+def _not_implemented(*args, **kwargs):
+    raise NotImplementedError()
+
+
+def _returns_none(*args, **kwargs):
+    return None
+
+
+def _loops(*args, **kwargs):
+    while True:
+        pass
+
+
+def _sys_exit(*args, **kwargs):
+    sys.exit(3)
+
+
+def _hard_exit(*args, **kwargs):
+    os._exit(3)
+
+
+def _prints_and_returns_garbage(*args, **kwargs):
+    print("debugging", args[0].shape)
+    return "hello"
+
+
+def _mutates_update(running_mean, running_var, z, beta=0.9, unbiased=True):
+    running_mean *= beta
+    running_mean += (1 - beta) * z.mean(0)
+    running_var *= beta
+    running_var += (1 - beta) * z.var(0, ddof=int(unbiased))
+    return running_mean, running_var
+
+
+def _mutates_inference(z, gamma, beta, running_mean, running_var, eps=1e-5):
+    z -= running_mean
+    z /= np.sqrt(running_var + eps)
+    return gamma * z + beta
+
+
+def _nan_update(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return running_mean * np.nan, running_var
+
+
+def _nan_inference(z, *args, **kwargs):
+    return z * np.nan
+
+
+def _one_value(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return beta * running_mean + (1 - beta) * z.mean(0)
+
+
+def _wrong_shape_update(running_mean, running_var, z, beta=0.9, unbiased=True):
+    return z.mean(1), z.var(1)
+
+
+def _wrong_shape_inference(z, *args, **kwargs):
+    return z.T
+
+
+def _as_list(*args, **kwargs):
+    return [[1.0, 2.0]]
+
+
+def _returns_function(*args, **kwargs):
+    return lambda: 1
+
+
+HOSTILE = [
+    (_raises, "ZeroDivisionError"),
+    (_not_implemented, "not written yet"),
+    (_returns_none, "None"),
+    (_loops, "did not return"),
+    (_sys_exit, "SystemExit"),
+    (_hard_exit, "ended the process"),
+    (_prints_and_returns_garbage, ""),
+    (_as_list, ""),
+    (_returns_function, ""),
+]
+
+
+@pytest.mark.parametrize(("fn", "words"), HOSTILE, ids=lambda x: getattr(x, "__name__", ""))
+@pytest.mark.parametrize("check", [check_update, check_inference], ids=["update", "inference"])
+def test_hostile_functions_never_crash_the_checker(check, fn, words):
+    result = check(fn)
+    assert not result
+    assert words in result.hint, result.hint
+    str(result), result._repr_html_()  # both render
+
+
+@pytest.mark.parametrize(
+    ("check", "fn", "words"),
+    [
+        (check_update, _mutates_update, "modified its input running_mean"),
+        (check_inference, _mutates_inference, "modified its input z"),
+        (check_update, _nan_update, "NaN"),
+        (check_inference, _nan_inference, "NaN"),
+        (check_update, _one_value, "return 2 values"),
+        (check_update, _wrong_shape_update, "shape"),
+        (check_inference, _wrong_shape_inference, "shape"),
+    ],
+)
+def test_specific_hostile_functions(check, fn, words):
+    result = check(fn)
+    assert not result and words in result.hint, result.hint
+
+
+@pytest.mark.parametrize("not_a_function", [None, 3, "update_running_stats", np.zeros(2)])
+def test_not_a_function(not_a_function):
+    for check in (check_update, check_inference):
+        result = check(not_a_function)
+        assert not result and "function" in result.hint
+
+
+def test_assert_ok():
+    check_update(update_running_stats).assert_ok()
+    with pytest.raises(AssertionError, match="Hint"):
+        check_inference(eps_forgotten).assert_ok()
+
+
+def test_checkers_are_found_through_the_package():
+    from course_lib.checks import running_stats
+
+    assert checks.check_update_running_stats is running_stats.check_update_running_stats
+    assert checks.check_batchnorm_inference is running_stats.check_batchnorm_inference
