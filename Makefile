@@ -12,10 +12,10 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test lint format outputs sync assets student slides html bench clean
+.PHONY: help lab test lint format outputs sync assets student lab-student slides html bench clean
 
 help:
-	@echo "make lab | test | outputs [NB=03] | assets | student | slides | html | bench | clean"
+	@echo "make lab | test | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -49,8 +49,14 @@ sync: $(STAMP)
 assets: $(STAMP)
 	$(BIN)/python scripts/make_assets.py
 
+# The exercise versions (nbgrader release: solutions out, hidden tests out) in release/.
+# A notebook you have edited there is kept; scripts/release.py --force replaces it.
 student: $(STAMP)
 	$(BIN)/python scripts/release.py
+
+# JupyterLab on the exercise versions.
+lab-student: student
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
 
 slides: $(STAMP)
 	$(BIN)/python scripts/build_site.py slides
@@ -62,4 +68,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf release build nbgrader
+	rm -rf build nbgrader  # release/ holds learners' work: delete it by hand

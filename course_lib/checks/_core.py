@@ -5,7 +5,12 @@ reference, and when they differ tries the known typical mistakes to give a hint
 that names the mistake. Whatever the learner's function does (raise, loop
 forever, print, return None or a list, mutate its inputs, exit the process) the
 checker returns a ``CheckResult`` and never raises: the function runs in a
-forked child process with a time limit (where the platform has ``fork``).
+forked child process (where the platform has ``fork``) with a time limit per
+call (``DEFAULT_TIMEOUT``, 5 s, or ``COURSE_CHECK_TIMEOUT`` from the
+environment) and, in ``check_against_reference``, a budget for the whole check
+(``BUDGET_FACTOR`` calls' worth), so a checker returns long before an
+autograder's cell limit. In the child, a function written in a notebook may not
+call the course_lib function it is meant to replace.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import html
 import io
+import math
 import os
 import pickle
 import select
@@ -20,13 +26,119 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-DEFAULT_TIMEOUT = 5.0  # seconds per call of the learner's function
+
+def _timeout_from_environment(default: float = 5.0) -> float:
+    """Seconds per call: ``COURSE_CHECK_TIMEOUT`` if set to a positive number, else 5.
+
+    An instructor (or the test suite) can shorten or lengthen every checker's
+    limit for a whole autograde run without touching the notebooks.
+    """
+    try:
+        value = float(os.environ.get("COURSE_CHECK_TIMEOUT", default))
+    except ValueError:
+        return default
+    return value if math.isfinite(value) and value > 0 else default
+
+
+DEFAULT_TIMEOUT = _timeout_from_environment()  # seconds per call of the learner's function
+BUDGET_FACTOR = 3  # a whole check may take this many per-call limits, in total
+
+_deadline: float | None = None  # time.monotonic() when the current check's budget ends
+
+
+@contextlib.contextmanager
+def time_budget(seconds: float) -> Iterator[None]:
+    """Limit the total time of every ``call_safely`` inside the block.
+
+    Each call gets at most what is left of the budget, so a checker that calls a
+    slow function many times still returns in about ``seconds`` (well before an
+    autograder's cell time limit). Budgets nest: the inner one cannot extend the outer.
+    """
+    global _deadline
+    previous = _deadline
+    end = time.monotonic() + max(float(seconds), 0.0)
+    _deadline = end if previous is None else min(previous, end)
+    try:
+        yield
+    finally:
+        _deadline = previous
+
+
+_CALLS_REFERENCE = "calls the course_lib reference"
+
+
+def _learner_names(*values: Any) -> tuple[str, ...]:
+    """Names of the functions among ``values`` written in a notebook or script.
+
+    The learner's function has the name of the course_lib function it replaces:
+    in the child process, course_lib's functions of these names raise, so a
+    solution that merely calls the reference is refused. The tests pass the
+    references and wrappers of them, defined in modules: those are left alone.
+    """
+    return tuple(
+        dict.fromkeys(
+            v.__name__
+            for v in values
+            if callable(v)
+            and getattr(v, "__module__", None) == "__main__"
+            and hasattr(v, "__name__")
+        )
+    )
+
+
+_also_forbidden: tuple[str, ...] = ()  # more course_lib functions a learner may not call
+
+
+@contextlib.contextmanager
+def forbid_calls(*names: str) -> Iterator[None]:
+    """Inside the block, a learner's function may not call these course_lib functions
+    either (besides the one it replaces), e.g. ``batchnorm_forward`` in an exercise
+    that asks for a whole layer written with numpy."""
+    global _also_forbidden
+    previous = _also_forbidden
+    _also_forbidden = tuple(dict.fromkeys(previous + names))
+    try:
+        yield
+    finally:
+        _also_forbidden = previous
+
+
+def _interactive() -> bool:
+    """True in a notebook kernel or an interactive session (``__main__`` has no file)."""
+    return not hasattr(sys.modules.get("__main__"), "__file__")
+
+
+def _course_lib_function(*values: Any) -> str | None:
+    """The name of a course_lib function (outside the checkers) among ``values``, if any."""
+    for v in values:
+        module = getattr(v, "__module__", None) or ""
+        if callable(v) and module.startswith("course_lib.") and ".checks" not in module:
+            return getattr(v, "__name__", module)
+    return None
+
+
+def _install_tripwires(names: Sequence[str]) -> None:
+    """In the child: make course_lib's functions of these names raise when called."""
+    for module_name, module in list(sys.modules.items()):
+        inside = module_name == "course_lib" or module_name.startswith("course_lib.")
+        if not inside or module_name.startswith("course_lib.checks"):
+            continue
+        for name in names:
+            func = getattr(module, name, None)
+            if getattr(func, "__module__", "") != module_name or not hasattr(func, "__code__"):
+                continue
+            message = f"{_CALLS_REFERENCE} {name}"
+            namespace: dict[str, Any] = {}
+            exec(f"def tripwire(*a, **k):\n    raise RuntimeError({message!r})", namespace)
+            with contextlib.suppress(ValueError, TypeError):  # e.g. a closure: leave it
+                func.__code__ = namespace["tripwire"].__code__
 
 
 # --------------------------------------------------------------------------- results
@@ -101,28 +213,62 @@ class Outcome:
     printed: str = ""
     mutated: list[int] = field(default_factory=list)  # indices of array args changed
     seconds: float = 0.0
+    over_budget: bool = False  # timed out because the whole check ran out of time
+    mutated_kwargs: list[str] = field(default_factory=list)  # keyword args changed
 
     @property
     def ok(self) -> bool:
         return self.error is None and not self.timed_out
 
 
-def _snapshot(args: Sequence[Any]) -> list[np.ndarray | None]:
-    return [a.copy() if isinstance(a, np.ndarray) else None for a in args]
+@dataclass
+class _Frozen:
+    """A copy of a list, tuple or dict argument (and of the arrays inside it)."""
+
+    kind: type
+    items: Any
 
 
-def _mutated(args: Sequence[Any], before: list[np.ndarray | None]) -> list[int]:
-    changed = []
-    for i, (a, b) in enumerate(zip(args, before, strict=True)):
-        if b is None:
-            continue
-        if (
-            not isinstance(a, np.ndarray)
-            or a.shape != b.shape
-            or not np.array_equal(a, b, equal_nan=True)
-        ):
-            changed.append(i)
-    return changed
+def _freeze(value: Any, depth: int = 0) -> Any:
+    """A copy of the arrays in ``value`` (also inside lists, tuples, dicts), else None."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if depth < 4 and isinstance(value, list | tuple):
+        return _Frozen(list, [_freeze(v, depth + 1) for v in value])
+    if depth < 4 and isinstance(value, dict):
+        return _Frozen(dict, {k: _freeze(v, depth + 1) for k, v in value.items()})
+    return None
+
+
+def _changed(value: Any, frozen: Any) -> bool:
+    if frozen is None:
+        return False
+    if isinstance(frozen, np.ndarray):
+        if not isinstance(value, np.ndarray) or value.shape != frozen.shape:
+            return True
+        try:
+            return not np.array_equal(value, frozen, equal_nan=True)
+        except TypeError:  # object arrays have no NaN test
+            return not np.array_equal(value, frozen)
+    if frozen.kind is list:
+        return (
+            not isinstance(value, list | tuple)
+            or len(value) != len(frozen.items)
+            or any(_changed(v, f) for v, f in zip(value, frozen.items, strict=True))
+        )
+    return (
+        not isinstance(value, dict)
+        or value.keys() != frozen.items.keys()
+        or any(_changed(value[k], f) for k, f in frozen.items.items())
+    )
+
+
+def _snapshot(args: Sequence[Any]) -> list[Any]:
+    return [_freeze(a) for a in args]
+
+
+def _mutated(args: Sequence[Any], before: list[Any]) -> list[int]:
+    return [i for i, (a, b) in enumerate(zip(args, before, strict=True)) if _changed(a, b)]
 
 
 def _describe_error(exc: BaseException) -> str:
@@ -134,6 +280,7 @@ def _describe_error(exc: BaseException) -> str:
 def _call_here(fn: Callable, args: Sequence[Any], kwargs: dict) -> Outcome:
     """Call fn in this process, capturing output and exceptions (no time limit)."""
     before = _snapshot(args)
+    before_kwargs = {k: _freeze(v) for k, v in kwargs.items()}
     buf = io.StringIO()
     start = time.perf_counter()
     out = Outcome()
@@ -145,20 +292,32 @@ def _call_here(fn: Callable, args: Sequence[Any], kwargs: dict) -> Outcome:
     out.seconds = time.perf_counter() - start
     out.printed = buf.getvalue()[-2000:]
     out.mutated = _mutated(args, before)
+    out.mutated_kwargs = [k for k, v in kwargs.items() if _changed(v, before_kwargs[k])]
     return out
 
 
-def call_safely(
-    fn: Callable, *args: Any, timeout: float = DEFAULT_TIMEOUT, **kwargs: Any
-) -> Outcome:
+def call_safely(fn: Callable, *args: Any, timeout: float | None = None, **kwargs: Any) -> Outcome:
     """Call ``fn(*args, **kwargs)`` in a forked child with a time limit.
 
     The child gets its own copy of the arguments, so nothing the function does
     reaches the caller's objects or process; mutations are detected in the child
-    and reported. Without ``fork`` (Windows) the call runs here, without a limit.
+    and reported. timeout: seconds (default ``DEFAULT_TIMEOUT``), cut to what is
+    left of an enclosing ``time_budget``. Without ``fork`` (Windows) the call runs
+    here, without a limit.
     """
     if not callable(fn):
         return Outcome(error=f"TypeError: expected a function, got {type(fn).__name__}")
+    own = _course_lib_function(fn, *args, *kwargs.values()) if _interactive() else None
+    if own:  # in a notebook, the checker was handed course_lib's function itself
+        return Outcome(error=f"RuntimeError: {_CALLS_REFERENCE} {own} (it is course_lib's)")
+    limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    over_budget = False
+    if _deadline is not None:
+        left = _deadline - time.monotonic()
+        if left < limit:
+            limit, over_budget = max(left, 0.0), True
+    if limit <= 0:
+        return Outcome(timed_out=True, over_budget=over_budget)
     if not hasattr(os, "fork"):
         return _call_here(fn, args, kwargs)
     for stream in (sys.stdout, sys.stderr):
@@ -167,51 +326,71 @@ def call_safely(
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: never return into the caller's code
-        code = 0
-        try:
-            os.close(read_fd)
-            outcome = _call_here(fn, args, kwargs)
-            try:
-                payload = pickle.dumps(outcome)
-            except Exception:  # noqa: BLE001 - e.g. a returned lambda or generator
-                outcome.value = _Unpicklable(type(outcome.value).__name__)
-                payload = pickle.dumps(outcome)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pipe.write(payload)
-        except BaseException:  # noqa: BLE001
-            code = 1
-        finally:
-            os._exit(code)
+        _run_child(fn, args, kwargs, read_fd, write_fd)
     os.close(write_fd)
     chunks: list[bytes] = []
-    deadline = time.monotonic() + timeout
-    timed_out = False
+    deadline = time.monotonic() + limit
+    finished = False
     try:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                timed_out = True
                 break
             ready, _, _ = select.select([read_fd], [], [], left)
             if not ready:
                 continue
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
+                finished = True
                 break
             chunks.append(chunk)
     finally:
+        # Timed out, or interrupted (KeyboardInterrupt): the child must not outlive us.
         os.close(read_fd)
-        if timed_out:
+        if not finished:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-    if timed_out:
-        return Outcome(timed_out=True, seconds=timeout)
+    if not finished:
+        return Outcome(timed_out=True, seconds=limit, over_budget=over_budget)
+    if not chunks:
+        return Outcome(error="the function ended the process (exit or crash) instead of returning")
     try:
         return pickle.loads(b"".join(chunks))
-    except Exception:  # noqa: BLE001 - the child died (os._exit, crash) before answering
-        return Outcome(error="the function ended the process (exit or crash) instead of returning")
+    except Exception as exc:  # noqa: BLE001 - e.g. an object whose class cannot be rebuilt
+        return Outcome(error=f"its return value could not be read back ({type(exc).__name__})")
+
+
+def _run_child(fn: Callable, args: Sequence[Any], kwargs: dict, read_fd: int, write_fd: int):
+    """In the forked child: call fn, send the pickled Outcome through the pipe, exit."""
+    code = 0
+    try:
+        os.close(read_fd)
+        # Output written below Python (C code, os.write) must not reach the
+        # notebook through the parent's file descriptors; no core dumps either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        with contextlib.suppress(Exception):
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        forbidden = _learner_names(fn, *args, *kwargs.values())
+        if forbidden:
+            _install_tripwires(forbidden + _also_forbidden)
+        outcome = _call_here(fn, args, kwargs)
+        try:
+            payload = pickle.dumps(outcome)
+        except Exception:  # noqa: BLE001 - e.g. a returned lambda or generator
+            outcome.value = _Unpicklable(type(outcome.value).__name__)
+            payload = pickle.dumps(outcome)
+        with os.fdopen(write_fd, "wb") as pipe:
+            pipe.write(payload)
+    except BaseException:  # noqa: BLE001
+        code = 1
+    finally:
+        os._exit(code)
 
 
 @dataclass
@@ -221,26 +400,60 @@ class _Unpicklable:
 
 # ---------------------------------------------------------------- comparing values
 def describe_value(value: Any) -> str:
+    """A short description of a returned value (never runs the learner's ``__repr__``)."""
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}, dtype {value.dtype}"
     if isinstance(value, _Unpicklable):
         return f"a {value.type_name} object"
     if isinstance(value, tuple | list):
         return f"a {type(value).__name__} of {len(value)} item(s)"
-    return f"{type(value).__name__} {value!r}"[:120]
+    if isinstance(value, bool | int | float | complex | str | bytes | np.generic):
+        return f"{type(value).__name__} {value!r}"[:120]
+    return f"a {type(value).__name__} object"
+
+
+_NOT_NUMBERS = {
+    "c": "complex numbers",
+    "U": "text",
+    "S": "bytes",
+    "V": "raw records",
+    "O": "Python objects (None, or items of different lengths?)",
+    "M": "dates",
+    "m": "time spans",
+}
 
 
 def to_array(
-    value: Any, expected_shape: tuple[int, ...], what: str
+    value: Any,
+    expected_shape: tuple[int, ...],
+    what: str,
+    expected_dtype: Any = None,
 ) -> tuple[np.ndarray | None, str | None]:
-    """Turn a returned value into a float array of the expected shape, or say why not."""
+    """Turn a returned value into a float array of the expected shape, or say why not.
+
+    Complex, text and object values are refused (a plain conversion would drop
+    imaginary parts or parse strings). With ``expected_dtype`` a floating type,
+    True/False values are refused too.
+    """
     if value is None:
         return None, f"{what} is None: did the function forget to `return` it?"
     if isinstance(value, _Unpicklable):
         return None, f"{what} is a {value.type_name}, expected a numpy array"
     try:
-        arr = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
+        raw = np.asarray(value)
+    except Exception:  # noqa: BLE001 - ragged lists, objects whose __array__ fails, ...
+        return None, f"{what} is {describe_value(value)}, expected a numpy array of numbers"
+    if raw.dtype.kind in _NOT_NUMBERS:
+        held = f"{_NOT_NUMBERS[raw.dtype.kind]}, dtype {raw.dtype}"
+        if isinstance(value, np.ndarray):
+            return None, f"{what} is an array of {held}: expected real numbers"
+        return None, f"{what} is {describe_value(value)} ({held}): expected a numpy array"
+    floating = expected_dtype is not None and np.dtype(expected_dtype).kind == "f"
+    if raw.dtype.kind == "b" and floating:
+        return None, f"{what} is True/False values (dtype bool): expected real numbers"
+    try:
+        arr = np.asarray(raw, dtype=float)
+    except Exception:  # noqa: BLE001
         return None, f"{what} is {describe_value(value)}, expected a numpy array of numbers"
     if arr.shape != tuple(expected_shape):
         return None, (
@@ -312,19 +525,33 @@ def check_against_reference(
     arg_names: Sequence[str] = (),
     rtol: float = 1e-6,
     atol: float = 1e-8,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
+    total_timeout: float | None = None,
+    forbid: Sequence[str] = (),
 ) -> CheckResult:
     """Run ``fn`` on every case and compare with ``reference``; never raises.
 
     reference(*args) returns one array (len(output_names) == 1) or a tuple of
     arrays. The first failing case stops the check with the most specific hint:
     error, time-out, mutated input, wrong type/shape/NaN, a known mistake, or
-    the first differing value.
+    the first differing value. timeout: seconds per call (``DEFAULT_TIMEOUT``);
+    total_timeout: seconds for all calls together (``BUDGET_FACTOR * timeout``).
+    forbid: course_lib functions the learner's may not call, besides ``name``
+    (see ``forbid_calls``). Warnings of the reference or the mistakes are not shown.
     """
+    timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    budget = BUDGET_FACTOR * timeout if total_timeout is None else float(total_timeout)
     try:
-        return _check(
-            name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout
-        )
+        with (
+            time_budget(budget),
+            forbid_calls(*forbid),
+            warnings.catch_warnings(),
+            np.errstate(all="ignore"),
+        ):
+            warnings.simplefilter("ignore")
+            return _check(
+                name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout
+            )
     except Exception as exc:  # noqa: BLE001 - a checker must never raise
         return failed(name, 0, "the checker itself", f"unexpected problem: {_describe_error(exc)}")
 
@@ -357,9 +584,15 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
             got_t = got
         arrays = []
         for g, e, what in zip(got_t, expected_t, output_names, strict=True):
-            arr, why = to_array(g, np.shape(e), what)
+            if isinstance(e, np.ndarray) and e.ndim and isinstance(g, list | tuple):
+                why = (
+                    f"{what} is a {type(g).__name__}: return a numpy array "
+                    "(numpy operations on arrays give one; np.array(...) converts)"
+                )
+            else:
+                arr, why = to_array(g, np.shape(e), what, np.asarray(e).dtype)
             if why:
-                return failed(name, k - 1, case.label, why)
+                return failed(name, k - 1, case.label, why, *_printed(outcome))
             arrays.append(arr)
         got_value = arrays[0] if single else tuple(arrays)
         if close(got_value, expected, rtol, atol):
@@ -371,14 +604,21 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
                 continue
             if close(got_value, wrong, rtol, atol):
                 return failed(name, k - 1, case.label, mistake.hint)
-        for g, e, what in zip(arrays, expected_t, output_names, strict=True):
-            e = np.asarray(e, dtype=float)
+        for g, raw, e, what in zip(arrays, got_t, expected_t, output_names, strict=True):
+            e = np.asarray(e)
             if not np.allclose(g, e, rtol=rtol, atol=atol):
+                dtype = np.asarray(raw).dtype
+                note = (
+                    f" ({what} holds integers, dtype {dtype}: use float arithmetic)"
+                    if dtype.kind in "iu" and e.dtype.kind == "f"
+                    else ""
+                )
+                e = e.astype(float)
                 return failed(
                     name,
                     k - 1,
                     case.label,
-                    f"{what} differs from the expected value {first_difference(g, e)}",
+                    f"{what} differs from the expected value {first_difference(g, e)}{note}",
                 )
     return passed(name, len(cases))
 
@@ -387,16 +627,32 @@ def outcome_problem(
     outcome: Outcome, args: Sequence[Any], arg_names: Sequence[str], timeout: float
 ) -> str | None:
     """The hint for an outcome that cannot be compared at all, or None."""
+    if outcome.timed_out and outcome.over_budget:
+        return (
+            "the function is too slow: the checks ran out of time before it returned "
+            "(an endless loop, or much more work than the formula needs)"
+        )
     if outcome.timed_out:
         return f"the function did not return within {timeout:g} s: look for an endless loop"
     if outcome.error:
         if "NotImplementedError" in outcome.error:
             return "the function is not written yet (it raises NotImplementedError)"
+        if _CALLS_REFERENCE in outcome.error:
+            called = outcome.error.split(_CALLS_REFERENCE, 1)[1].split()[0]
+            if "(it is course_lib's)" in outcome.error:
+                return (
+                    f"that is course_lib's own {called}, not yours: define your function in "
+                    "the exercise cell (def ...) and pass that one"
+                )
+            return (
+                f"the function calls course_lib's {called}: the exercise is to write it "
+                "yourself, with numpy"
+            )
         return f"the function raised {outcome.error}"
-    if outcome.mutated:
+    if outcome.mutated or outcome.mutated_kwargs:
         names = [
             arg_names[i] if i < len(arg_names) else f"argument {i + 1}" for i in outcome.mutated
-        ]
+        ] + list(outcome.mutated_kwargs)
         return (
             f"the function modified its input {', '.join(names)}: work on new arrays "
             "(X = X - mu makes a new array; X -= mu writes into the caller's data)"

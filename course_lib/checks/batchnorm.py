@@ -22,6 +22,7 @@ from ..batchnorm import batchnorm_backward as _ref_backward
 from ..batchnorm import batchnorm_forward as _ref_forward
 from ..gradcheck import numerical_gradients, relative_error
 from ._core import (
+    BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
     CheckResult,
     Mistake,
@@ -32,6 +33,7 @@ from ._core import (
     first_difference,
     outcome_problem,
     passed,
+    time_budget,
     to_array,
 )
 
@@ -388,7 +390,8 @@ def check_batchnorm_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -
     square batch, a large eps and a constant feature); never raises.
     """
     try:
-        return _check_forward(fn, timeout)
+        with time_budget(BUDGET_FACTOR * timeout):
+            return _check_forward(fn, timeout)
     except Exception as exc:  # noqa: BLE001 - a checker must never raise
         return failed(FORWARD, 0, "the checker itself", f"unexpected problem: {exc!r}")
 
@@ -439,7 +442,9 @@ def check_batchnorm_backward(
     never raises.
     """
     try:
-        return _check_backward(forward_fn, backward_fn, timeout)
+        # The backward check makes several calls per case (finite differences included).
+        with time_budget(2 * BUDGET_FACTOR * timeout):
+            return _check_backward(forward_fn, backward_fn, timeout)
     except Exception as exc:  # noqa: BLE001 - a checker must never raise
         return failed(BACKWARD, 0, "the checker itself", f"unexpected problem: {exc!r}")
 
