@@ -31,7 +31,6 @@
 # forward and backward pass in two graded exercises.
 
 # %%
-import inspect
 import timeit
 
 import matplotlib.pyplot as plt
@@ -262,10 +261,9 @@ plt.show()
 # \end{aligned}
 # $$
 #
-# `course_lib` implements exactly these lines, one node at a time:
-
-# %%
-print(inspect.getsource(bn.batchnorm_backward_staged))
+# `course_lib.batchnorm.batchnorm_backward_staged` implements exactly these lines, one
+# node at a time; below, the gradient check and the timings use it. Try writing them
+# yourself in exercise 2 before you read its source.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Gradient checking
