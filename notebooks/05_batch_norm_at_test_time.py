@@ -127,8 +127,8 @@ print(f"inference mode: class {dep.inference.argmax()}, P(class {true_class}) = 
 # $$z_{\text{norm}}=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, z_{\text{norm}}+\beta .$$
 #
 # Each example is then treated on its own. `model.predict` does exactly this, so one example
-# gets the same prediction alone as inside any batch (the network computes in float32, as
-# PyTorch does by default, so "the same" means up to float32 round-off):
+# gets the same prediction alone as inside any batch ("the same" up to floating-point
+# round-off: a batch and a single row go through different matrix-product kernels):
 
 # %%
 rng = np.random.default_rng(1)
@@ -139,7 +139,7 @@ for size in (2, 8, 60, 450):
     gaps.append(np.abs(model.predict_proba(X_val[batch])[0] - alone).max())
     classes.append(int(model.predict(X_val[batch])[0]))
 print(f"alone: class {int(model.predict(X_val[0]))}; in batches of 2, 8, 60, 450: {classes}")
-print("probabilities equal to float32 round-off (< 1e-6):", max(gaps) < 1e-6)
+print("probabilities equal up to round-off (< 1e-12):", max(gaps) < 1e-12)
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # *Aside.* With fixed $\mu$, $\sigma^2$ a BN unit is an affine map,
