@@ -488,3 +488,8 @@ def test_the_package_exposes_the_checkers_lazily():
     assert course_lib.checks.CheckResult is CheckResult
     with pytest.raises(AttributeError):
         checks.check_no_such_exercise  # noqa: B018
+
+
+def test_every_checker_is_exported_by_course_lib_checks():
+    assert set(CHECKERS) <= set(checks.__all__)
+    assert all(getattr(checks, name) is fn for name, fn in CHECKERS.items())
