@@ -1,0 +1,518 @@
+"""Measure what users of the course feel (``make bench``): prints a table, writes JSON.
+
+    python scripts/bench.py                   # everything, about 1-2 minutes
+    python scripts/bench.py --skip notebooks  # parts: notebooks widgets bn mlp
+    python scripts/bench.py --json PATH       # default build/bench.json
+
+- notebooks: each lesson notebook executed top to bottom in a fresh kernel (nbclient,
+  in memory: the files are not written), kernel start included; and the series total.
+  One run each (a notebook is what a learner runs once); an empty notebook's time is
+  given as the kernel's own start-up cost.
+- widgets: each lesson's live widget built by ``LESSONS[i].make_widget()``; every slider
+  in it is moved (``slider.value = new``, which redraws synchronously) to values not yet
+  shown, then to the same values again: median over the sliders of each slider's median
+  first-visit time, the slowest slider, and the repeat time, in ms (target <= 100 ms).
+- bn: Batch Norm forward + backward, compact (``batchnorm_backward``) and staged
+  (``batchnorm_backward_staged``), at course sizes and at 4096 x 1024 float32.
+- mlp: one training step (forward, backward, SGD update) of lesson 04's network
+  64-100-100-100-10 sigmoid on a batch of 60, without and with Batch Norm.
+- With PyTorch installed, the same BN forward + backward and MLP step in PyTorch
+  (CPU, eager), on one thread (the numpy code's element-wise work runs on one core)
+  and on PyTorch's default thread count, and the ratio numpy time / PyTorch one-thread
+  time (> 1: PyTorch is faster).
+
+Micro-benchmarks report the median of several repeats, each timing enough calls to
+last at least ~50 ms. Timings depend on the machine and on its load: the JSON records
+the machine (CPU, cores, numpy and its BLAS) next to the numbers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("MPLBACKEND", "Agg")  # this process draws nothing on screen
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from course_lib.lessons import LESSONS  # noqa: E402
+
+PARTS = ("notebooks", "widgets", "bn", "mlp")
+BN_SIZES = ((60, 100, "float64"), (256, 512, "float64"), (4096, 1024, "float32"))
+MLP_SIZES = (64, 100, 100, 100, 10)
+MLP_BATCH = 60
+MLP_LR = 0.1
+
+# --------------------------------------------------------------------- timing
+
+
+def measure(fn: Callable[[], object], repeats: int = 7, min_time: float = 0.05) -> dict:
+    """Seconds per call of ``fn``: median (and min) of ``repeats`` timings of a loop of
+    calls long enough to last ``min_time`` (after one warm-up call)."""
+    fn()
+    loops = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        took = time.perf_counter() - start
+        if took >= min_time or loops >= 1 << 20:
+            break
+        loops *= max(2, min(10, int(min_time / max(took, 1e-9)) + 1))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(loops):
+            fn()
+        times.append((time.perf_counter() - start) / loops)
+    return {"median": statistics.median(times), "min": min(times), "loops": loops}
+
+
+# --------------------------------------------------------------------- machine
+
+
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "cpu": cpu,
+        "logical_cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(terse=True),
+        "numpy": np.__version__,
+        "blas": [],
+        "env": {k: v for k, v in os.environ.items() if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))},
+    }
+    try:
+        from threadpoolctl import threadpool_info
+
+        for pool in threadpool_info():
+            info["blas"].append(
+                {k: pool.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+            )
+    except ImportError:
+        pass
+    torch = _torch()
+    if torch is not None:
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+    return info
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+# --------------------------------------------------------------------- notebooks
+
+
+def bench_notebooks() -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    env_backend = os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep figures inline
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    notebooks = ROOT / "notebooks"
+
+    def run(nb) -> float:
+        client = NotebookClient(
+            nb,
+            kernel_name="python3",
+            timeout=600,
+            resources={"metadata": {"path": str(notebooks)}},
+            record_timing=False,
+            store_widget_state=False,
+        )
+        start = time.perf_counter()
+        client.execute()
+        return time.perf_counter() - start
+
+    try:
+        empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        result = {"kernel_start_s": run(empty), "lessons": {}}
+        for lesson in LESSONS:
+            path = notebooks / f"{lesson.notebook}.ipynb"
+            if not path.exists():
+                result["lessons"][lesson.number] = {"notebook": path.name, "missing": True}
+                continue
+            seconds = run(nbformat.read(path, as_version=4))
+            result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
+            print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
+        done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
+        result["total_s"] = sum(done)
+        result["complete"] = len(done) == len(LESSONS)
+    finally:
+        if env_backend is not None:
+            os.environ["MPLBACKEND"] = env_backend
+    return result
+
+
+# --------------------------------------------------------------------- widgets
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def _sliders(root) -> list:
+    return [w for w in _walk(root) if type(w).__name__.endswith("Slider")]
+
+
+def _displays(root) -> list:
+    import ipywidgets
+
+    return [w for w in _walk(root) if isinstance(w, ipywidgets.Image | ipywidgets.HTML)]
+
+
+def _other_values(slider, count: int = 4) -> list:
+    """``count`` values of the slider's range other than its current value, spread out."""
+    if hasattr(slider, "options"):  # SelectionSlider / SelectionRangeSlider
+        labels = list(slider.options)
+        values = [o[1] if isinstance(o, tuple) else o for o in labels]
+        picks = [values[round(i * (len(values) - 1) / count)] for i in range(count + 1)]
+        return [v for v in picks if v != slider.value][:count] or values[:1]
+    lo, hi, step = slider.min, slider.max, getattr(slider, "step", None) or 1
+    if type(slider).__name__.endswith("RangeSlider"):
+        a, b = slider.value
+        mid = (lo + hi) / 2
+        return [(lo, mid), (mid, hi), (a, b)][:count]
+    base = getattr(slider, "base", None)  # FloatLogSlider: min, max, step are exponents
+    values = []
+    for k in range(1, count + 1):
+        v = lo + (hi - lo) * k / (count + 1)
+        v = min(max(lo + round((v - lo) / step) * step, lo), hi)
+        v = type(slider.value)(base**v if base else v)
+        if v != slider.value and v not in values:
+            values.append(v)
+    return values or [type(slider.value)(base**hi if base else hi)]
+
+
+def bench_widgets(rounds: int = 3) -> dict:
+    """Per lesson: time ``slider.value = v`` for every slider. The first round visits
+    values the widget has not shown yet ("first": what a learner feels; some widgets
+    cache their images), later rounds revisit them ("repeat")."""
+    result = {}
+    for lesson in LESSONS:
+        entry: dict = {"widget": lesson.widget}
+        try:
+            start = time.perf_counter()
+            root = lesson.make_widget()
+            entry["build_s"] = time.perf_counter() - start
+        except Exception as exc:  # a lesson being written: report it, measure the rest
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            result[lesson.number] = entry
+            continue
+        displays = _displays(root)
+        entry["sliders"] = {}
+        changed = False
+        for slider in _sliders(root):
+            name = slider.description or type(slider).__name__
+            original = slider.value
+            values = _other_values(slider)
+            first, repeat = [], []
+            for round_ in range(rounds):
+                for value in [*values, original]:
+                    before = [d.value for d in displays]
+                    start = time.perf_counter()
+                    slider.value = value
+                    took = time.perf_counter() - start
+                    changed |= [d.value for d in displays] != before
+                    # Going back to the start value redraws what the build already drew.
+                    (first if round_ == 0 and value != original else repeat).append(took)
+            entry["sliders"][name] = {
+                "first_ms": 1e3 * statistics.median(first),
+                "first_max_ms": 1e3 * max(first),
+                "repeat_ms": 1e3 * statistics.median(repeat),
+                "updates": len(first) + len(repeat),
+            }
+        firsts = [s["first_ms"] for s in entry["sliders"].values()]
+        repeats = [s["repeat_ms"] for s in entry["sliders"].values()]
+        entry["median_ms"] = statistics.median(firsts) if firsts else None
+        entry["worst_slider_ms"] = max(firsts) if firsts else None
+        entry["repeat_ms"] = statistics.median(repeats) if repeats else None
+        entry["output_changed"] = changed
+        result[lesson.number] = entry
+        if firsts:
+            print(f"  widget {lesson.number}: {entry['median_ms']:.1f} ms", file=sys.stderr)
+    return result
+
+
+# --------------------------------------------------------------------- Batch Norm
+
+
+def _grow_malloc_threshold() -> None:
+    """Free one large array so that glibc raises its mmap threshold (to 24 MB here).
+
+    Below that threshold, freed memory is reused; at or above it, every new array is a
+    fresh mapping whose pages fault in on first touch. The threshold starts at 128 KB and
+    grows to the size of the largest mapped block freed so far, so a 1 MB temporary is
+    page-faulted on every call in a fresh process (about 4x slower at 256 x 512) but not
+    in a process that has run anything sizeable, such as a training loop or a notebook.
+    Measuring from the warm state keeps the numbers independent of what ran before."""
+    block = np.ones(3 << 20)
+    del block
+
+
+def bench_bn(torch_too: bool) -> list[dict]:
+    from course_lib.batchnorm import (
+        batchnorm_backward,
+        batchnorm_backward_staged,
+        batchnorm_forward,
+    )
+
+    torch = _torch() if torch_too else None
+    rows = []
+    for m, n, dtype in BN_SIZES:
+        rng = np.random.default_rng(0)
+        z = rng.normal(2.0, 3.0, size=(m, n)).astype(dtype)
+        dout = rng.normal(size=(m, n)).astype(dtype)
+        gamma = rng.uniform(0.5, 1.5, size=n).astype(dtype)
+        beta = rng.normal(size=n).astype(dtype)
+
+        def compact(z=z, dout=dout, gamma=gamma, beta=beta):
+            _, cache = batchnorm_forward(z, gamma, beta)
+            return batchnorm_backward(dout, cache)
+
+        def staged(z=z, dout=dout, gamma=gamma, beta=beta):
+            _, cache = batchnorm_forward(z, gamma, beta)
+            return batchnorm_backward_staged(dout, cache)
+
+        row = {
+            "shape": [m, n],
+            "dtype": dtype,
+            "compact_ms": 1e3 * measure(compact)["median"],
+            "staged_ms": 1e3 * measure(staged)["median"],
+        }
+        if torch is not None:
+            row.update(_measure_torch(torch, _torch_bn(torch, z, dout, gamma, beta)))
+            row["compact_over_torch"] = row["compact_ms"] / row["torch_ms"]
+        rows.append(row)
+        print(f"  bn {m}x{n} {dtype}: {row['compact_ms']:.3f} ms", file=sys.stderr)
+    return rows
+
+
+def _measure_torch(torch, step: Callable[[], object]) -> dict:
+    """Median ms of ``step`` with PyTorch on 1 thread (like the numpy code, whose
+    element-wise operations run on one core) and on its default thread count."""
+    default = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = 1e3 * measure(step)["median"]
+    finally:
+        torch.set_num_threads(default)
+    return {"torch_ms": one, "torch_default_threads_ms": 1e3 * measure(step)["median"]}
+
+
+def _torch_bn(torch, z, dout, gamma, beta):
+    import torch.nn.functional as F
+
+    zt = torch.from_numpy(z).requires_grad_(True)
+    gt = torch.from_numpy(gamma).requires_grad_(True)
+    bt = torch.from_numpy(beta).requires_grad_(True)
+    dt = torch.from_numpy(dout)
+
+    def step():
+        zt.grad = gt.grad = bt.grad = None
+        out = F.batch_norm(zt, None, None, gt, bt, training=True, eps=1e-5)
+        out.backward(dt)
+
+    return step
+
+
+# --------------------------------------------------------------------- MLP
+
+
+def bench_mlp(torch_too: bool) -> list[dict]:
+    from course_lib.network import MLP, make_optimizer, train_step
+
+    torch = _torch() if torch_too else None
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(MLP_BATCH, MLP_SIZES[0]))
+    y = rng.integers(0, MLP_SIZES[-1], size=MLP_BATCH)
+    rows = []
+    for batchnorm in (False, True):
+        model = MLP(MLP_SIZES, activation="sigmoid", batchnorm=batchnorm, seed=0)
+        opt = make_optimizer("sgd", MLP_LR)
+        row = {
+            "network": "-".join(map(str, MLP_SIZES)) + " sigmoid",
+            "batchnorm": batchnorm,
+            "batch": MLP_BATCH,
+            "dtype": "float64",
+            "numpy_ms": 1e3 * measure(lambda m=model, o=opt: train_step(m, o, X, y))["median"],
+        }
+        if torch is not None:
+            row.update(_measure_torch(torch, _torch_mlp(torch, X, y, batchnorm)))
+            row["numpy_over_torch"] = row["numpy_ms"] / row["torch_ms"]
+        rows.append(row)
+        print(f"  mlp bn={batchnorm}: {row['numpy_ms']:.3f} ms", file=sys.stderr)
+    return rows
+
+
+def _torch_mlp(torch, X, y, batchnorm: bool):
+    from torch import nn
+
+    torch.manual_seed(0)
+    layers: list = []
+    for fan_in, fan_out in zip(MLP_SIZES[:-2], MLP_SIZES[1:-1], strict=True):
+        layers.append(nn.Linear(fan_in, fan_out, bias=not batchnorm))  # BN makes b redundant
+        if batchnorm:
+            layers.append(nn.BatchNorm1d(fan_out, momentum=0.1, eps=1e-5))
+        layers.append(nn.Sigmoid())
+    layers.append(nn.Linear(MLP_SIZES[-2], MLP_SIZES[-1]))
+    model = nn.Sequential(*layers).double().train()
+    opt = torch.optim.SGD(model.parameters(), lr=MLP_LR)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(Xt), yt)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+# --------------------------------------------------------------------- report
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}g}{unit}"
+
+
+def _pool(pool: dict) -> str:
+    """One thread pool (BLAS, OpenMP) as text, e.g. "openblas 0.3.31 (Haswell, 2 threads)"."""
+    name = " ".join(str(pool[k]) for k in ("internal_api", "version") if pool.get(k))
+    details = [pool.get("architecture"), f"{pool.get('num_threads')} threads"]
+    return f"{name} ({', '.join(d for d in details if d)})"
+
+
+def table(results: dict) -> str:
+    lines = []
+    m = results["machine"]
+    blas = ", ".join(_pool(b) for b in m["blas"])
+    lines.append(f"Machine: {m['cpu']}, {m['logical_cores']} logical cores, Python {m['python']}")
+    lines.append(f"numpy {m['numpy']}; thread pools: {blas or 'unknown'}")
+    threads = f"{m.get('torch_threads')} thr ms"
+    if "torch" in m:
+        lines.append(
+            f"PyTorch {m['torch']} (CPU, eager): 'torch ms' on 1 thread, as the numpy code "
+            f"runs; also on its default {m['torch_threads']} threads"
+        )
+    if m["env"]:
+        lines.append("Environment: " + " ".join(f"{k}={v}" for k, v in m["env"].items()))
+
+    if "notebooks" in results:
+        nb = results["notebooks"]
+        lines += ["", "Notebook execution (fresh kernel, top to bottom)   seconds"]
+        for entry in nb["lessons"].values():
+            shown = "missing" if entry.get("missing") else f"{entry['seconds']:.1f}"
+            lines.append(f"  {entry['notebook']:<46} {shown:>8}")
+        total = f"{nb['total_s']:.1f}" + ("" if nb["complete"] else " (incomplete)")
+        lines.append(f"  {'series total (target <= 90 s)':<46} {total:>8}")
+        lines.append(
+            f"  {'(of which kernel start, per notebook)':<46} {nb['kernel_start_s']:>8.1f}"
+        )
+
+    if "widgets" in results:
+        lines += [
+            "",
+            "Widget update, slider.value = x, first visit of a value (target <= 100 ms)",
+            f"  {'lesson':<7}{'widget':<46}{'median':>8}{'worst':>8}{'repeat':>8}{'build':>8}",
+            f"  {'':<53}{'ms':>8}{'ms':>8}{'ms':>8}{'s':>8}",
+        ]
+        for number, entry in results["widgets"].items():
+            widget = entry["widget"].removeprefix("course_lib.")
+            if "error" in entry:
+                lines.append(f"  {number:<7}{widget:<46}  {entry['error'][:60]}")
+                continue
+            lines.append(
+                f"  {number:<7}{widget:<46}{_fmt(entry['median_ms']):>8}"
+                f"{_fmt(entry['worst_slider_ms']):>8}{_fmt(entry['repeat_ms']):>8}"
+                f"{entry['build_s']:>8.2f}"
+            )
+        lines.append("  (worst: the slowest slider's median; repeat: values already shown)")
+
+    if "bn" in results:
+        torch = any("torch_ms" in r for r in results["bn"])
+        head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}"
+        if torch:
+            head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
+        lines += ["", "Batch Norm forward + backward (median per call)", head]
+        for r in results["bn"]:
+            shape = f"{r['shape'][0]}x{r['shape'][1]} {r['dtype']}"
+            line = f"  {shape:<18}{_fmt(r['compact_ms']):>12}{_fmt(r['staged_ms']):>12}"
+            if torch:
+                line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('compact_over_torch')):>13}"
+                line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"
+            lines.append(line)
+
+    if "mlp" in results:
+        torch = any("torch_ms" in r for r in results["mlp"])
+        head = f"  {'network (batch 60, float64, SGD)':<40}{'numpy ms':>10}"
+        if torch:
+            head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
+        lines += ["", "One training step: forward + backward + update (median)", head]
+        for r in results["mlp"]:
+            label = r["network"] + (" + BN" if r["batchnorm"] else "")
+            line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
+            if torch:
+                line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('numpy_over_torch')):>13}"
+                line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"
+            lines.append(line)
+    lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip", nargs="*", default=[], choices=PARTS)
+    parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
+    parser.add_argument("--json", type=Path, default=ROOT / "build" / "bench.json")
+    args = parser.parse_args(argv)
+    torch_too = not args.no_torch and _torch() is not None
+    start = time.perf_counter()
+    results: dict = {"machine": machine()}
+    if "notebooks" not in args.skip:
+        results["notebooks"] = bench_notebooks()
+    if "widgets" not in args.skip:
+        results["widgets"] = bench_widgets()
+    _grow_malloc_threshold()
+    if "bn" not in args.skip:
+        results["bn"] = bench_bn(torch_too)
+    if "mlp" not in args.skip:
+        results["mlp"] = bench_mlp(torch_too)
+    results["took_s"] = time.perf_counter() - start
+    print(table(results))
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(
+        f"Written to {args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
