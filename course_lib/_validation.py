@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 
-def as_matrix(x: object, name: str, *, min_rows: int = 1) -> np.ndarray:
+def as_matrix(x: object, name: str, *, min_rows: int = 1, check_finite: bool = True) -> np.ndarray:
     """Return ``x`` as a finite 2-D float array of shape (m, n) with m >= min_rows.
 
     Float32 stays float32; integers and everything else become float64. The
@@ -36,7 +36,11 @@ def as_matrix(x: object, name: str, *, min_rows: int = 1) -> np.ndarray:
         arr = arr.astype(np.float64)
     elif arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
-    if not np.all(np.isfinite(arr)):
+    # One summing pass, no (m, n) boolean temporary: a NaN or inf makes the sum
+    # non-finite (so can an overflow of huge values; the exact count decides then).
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: no warning, just NaN
+        total = arr.sum() if check_finite else 0.0
+    if not np.isfinite(total) and not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     return arr

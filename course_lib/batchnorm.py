@@ -93,12 +93,12 @@ def batchnorm_backward(
     x_hat, inv_std, gamma = cache.x_hat, cache.inv_std, cache.gamma
     dout = _upstream(dout, x_hat)
     m = x_hat.shape[0]
-    dbeta = dout.sum(axis=0)
+    dbeta = _finite_dbeta(dout)
     dgamma = np.einsum("ij,ij->j", dout, x_hat)  # sum_i dout_i * x_hat_i, no (m, n) temporary
     # dz = gamma * inv_std * (dout - dbeta/m - x_hat * dgamma/m), built in one new array
     dz = x_hat * (-dgamma / m)
-    dz -= dbeta / m
     dz += dout
+    dz -= dbeta / m
     dz *= gamma * inv_std
     return dz, dgamma, dbeta
 
@@ -125,7 +125,7 @@ def batchnorm_backward_staged(
     m = x_hat.shape[0]
     s = np.sqrt(var + eps)  # node (5), recomputed: (n,), cheap
     # (8) out = gamma * x_hat + beta
-    dbeta = dout.sum(axis=0)
+    dbeta = _finite_dbeta(dout)
     dgamma = (dout * x_hat).sum(axis=0)
     dx_hat = dout * gamma
     # (7) x_hat = d * r: d reaches x_hat directly, r is shared by the whole column
@@ -158,13 +158,23 @@ def _as_cache(cache: object) -> BatchNormCache:
 
 
 def _upstream(dout: object, x_hat: np.ndarray) -> np.ndarray:
-    dout = as_matrix(dout, "dout")
+    # Finiteness is checked on dbeta (see _finite_dbeta): a NaN/inf in dout reaches
+    # its column sum, which saves a whole pass over dout.
+    dout = as_matrix(dout, "dout", check_finite=False)
     if dout.shape != x_hat.shape:
         raise ValueError(
             f"dout must have the forward output's shape {x_hat.shape}, got {dout.shape}"
         )
     # Computed in the forward pass's dtype: float32 gradients for a float32 layer.
     return dout.astype(x_hat.dtype, copy=False)
+
+
+def _finite_dbeta(dout: np.ndarray) -> np.ndarray:
+    """dbeta = sum_i dout_i, after checking that dout holds no NaN or inf."""
+    dbeta = dout.sum(axis=0)
+    if not np.all(np.isfinite(dbeta)) and not np.all(np.isfinite(dout)):
+        raise ValueError("dout contains NaN or infinite values")
+    return dbeta
 
 
 def update_running_stats(

@@ -299,11 +299,18 @@ def bench_bn(torch_too: bool) -> list[dict]:
             _, cache = batchnorm_forward(z, gamma, beta)
             return batchnorm_backward_staged(dout, cache)
 
+        # The backward passes alone, on one cache: the two forms differ only there.
+        _, cache = batchnorm_forward(z, gamma, beta)
+        compact_bwd = measure(lambda cache=cache, dout=dout: batchnorm_backward(dout, cache))
+        staged_bwd = measure(lambda cache=cache, dout=dout: batchnorm_backward_staged(dout, cache))
         row = {
             "shape": [m, n],
             "dtype": dtype,
             "compact_ms": 1e3 * measure(compact)["median"],
             "staged_ms": 1e3 * measure(staged)["median"],
+            "compact_backward_ms": 1e3 * compact_bwd["median"],
+            "staged_backward_ms": 1e3 * staged_bwd["median"],
+            "backward_speedup": staged_bwd["median"] / compact_bwd["median"],
         }
         if torch is not None:
             row.update(_measure_torch(torch, _torch_bn(torch, z, dout, gamma, beta)))
@@ -457,13 +464,14 @@ def table(results: dict) -> str:
 
     if "bn" in results:
         torch = any("torch_ms" in r for r in results["bn"])
-        head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}"
+        head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}{'bwd only x':>12}"
         if torch:
             head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
         lines += ["", "Batch Norm forward + backward (median per call)", head]
         for r in results["bn"]:
             shape = f"{r['shape'][0]}x{r['shape'][1]} {r['dtype']}"
             line = f"  {shape:<18}{_fmt(r['compact_ms']):>12}{_fmt(r['staged_ms']):>12}"
+            line += f"{_fmt(r['backward_speedup']):>12}"
             if torch:
                 line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('compact_over_torch')):>13}"
                 line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"

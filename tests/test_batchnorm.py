@@ -43,13 +43,15 @@ def batches(draw):
     whatever z is, so dz is of order eps/sigma^2: with eps much smaller than
     sigma^2 a finite-difference check compares rounding noise. For m = 2 eps is
     therefore drawn comparable to sigma^2 (test_two_examples_* covers small eps).
+    m = 3 with one feature is nearly as constrained (dz has one degree of freedom),
+    and a search over 300 seeds found relative errors up to 3e-8 there with eps = 1e-5.
     """
     m = draw(st.integers(2, 8))
     n = draw(st.integers(1, 5))
     seed = draw(st.integers(0, 2**32 - 1))
     loc = draw(st.floats(-2.0, 2.0))
     scale = draw(st.floats(0.5, 3.0))
-    if m == 2:
+    if m == 2 or (m == 3 and n == 1):
         eps = draw(st.floats(0.1, 1.0))
     else:
         eps = draw(st.sampled_from([1e-5, 1e-3, 1e-1]))
