@@ -174,6 +174,7 @@ plt.show()
 
 # %% tags=["widget"]
 # NBVAL_IGNORE_OUTPUT
+# ipywidgets sliders for the two features' means, spreads and correlation
 scatter.normalization_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}

@@ -453,6 +453,7 @@ plt.show()
 
 # %% tags=["widget"]
 # NBVAL_IGNORE_OUTPUT
+# ipywidgets sliders: feature scale, learning rate, number of steps
 explorer = contours.contour_explorer()
 explorer
 

@@ -191,6 +191,7 @@ plt.show()
 
 # %% tags=["widget"]
 # NBVAL_IGNORE_OUTPUT
+# ipywidgets sliders for gamma, beta, eps and the input distribution
 bn_plots.batchnorm_explorer()
 
 

@@ -12,6 +12,7 @@ re-running gives the same file.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -23,6 +24,7 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -57,7 +59,33 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookN
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            cell.outputs = stable_outputs(cell.id, cell.outputs)
     return nb
+
+
+def stable_outputs(cell_id: str, outputs: list) -> list:
+    """Outputs that do not change between identical runs, so diffs show real changes:
+    consecutive prints to one stream merged (the kernel flushes them at random
+    points), and widget views given ids derived from the cell (their state is not
+    stored, so the random model id refers to nothing)."""
+    merged: list = []
+    for out in outputs:
+        prev = merged[-1] if merged else None
+        if (
+            out.output_type == "stream"
+            and prev is not None
+            and prev.output_type == "stream"
+            and prev.name == out.name
+        ):
+            prev.text += out.text
+            continue
+        merged.append(out)
+    for k, out in enumerate(merged):
+        view = out.get("data", {}).get(WIDGET_VIEW)
+        if view is not None:
+            view["model_id"] = hashlib.md5(f"{cell_id}-{k}".encode()).hexdigest()
+    return merged
 
 
 def main(argv: list[str]) -> int:
