@@ -180,6 +180,30 @@ def _exits(ref):
     return fn
 
 
+def _sys_exit(ref):
+    def fn(*args, **kwargs):
+        sys.exit(3)
+
+    return fn
+
+
+def _interrupts(ref):
+    def fn(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    return fn
+
+
+class _NoArray:
+    """A return value that refuses every conversion to numbers."""
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError("no array")
+
+    def __float__(self):
+        raise RuntimeError("no float")
+
+
 def _recurses(ref):
     def fn(*args, **kwargs):
         return fn(*args, **kwargs)
@@ -244,6 +268,12 @@ HOSTILE: dict[str, tuple[Callable, tuple[str, ...]]] = {
     "slow": (_slow, ("within", "too slow", "failed")),
     "loops forever": (_loops, ("within", "too slow", "failed")),
     "ends the process": (_exits, ("ended the process", "failed")),
+    "calls sys.exit": (_sys_exit, ("systemexit", "failed")),
+    "raises KeyboardInterrupt": (_interrupts, ("keyboardinterrupt", "failed")),
+    "returns an object that is no array": (
+        _returning(lambda v: _map_outputs(v, lambda a: _NoArray())),
+        ("",),
+    ),
     "infinite recursion": (_recurses, ("recursion",)),
     "generator": (_generator, ("",)),
     "calls the course_lib reference": (_hands_over, ("calls course_lib's",)),
