@@ -180,10 +180,10 @@ plt.show()
 # (nearly) circles, and the gradient points straight at the minimum. The first step lands
 # almost on it.
 #
-# The notes' figure of the raw case comes with ranges like 1…1000 against 0…1. Such
-# ranges belong to the **features** ($x_1 \in [1, 1000]$, $x_2 \in [0, 1]$), not to the
-# weights. A wide feature makes the bowl **narrow** along its own weight $w_1$ and long
-# along $w_2$, as on the left.
+# The notes' figure of the raw case comes with ranges like 1…1000 against 0…1. They
+# are easily read as ranges of $w_1$ and $w_2$, but they belong to the **features**
+# ($x_1 \in [1, 1000]$, $x_2 \in [0, 1]$), not to the weights. A wide feature makes the
+# bowl **narrow** along its own weight $w_1$ and long along $w_2$, as on the left.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Why: the Hessian and its condition number
@@ -434,7 +434,9 @@ print(f"normalizing the inputs cut the iterations by a factor of {synthetic.rati
 #
 # The widget below starts from the normalized synthetic set and multiplies $x_1$ by a
 # factor $s$. The ratio of the spreads is then $s$ and $\kappa \approx s^2$ ($s = 1$ is
-# the normalized set, $s \approx 5$ the raw one). You choose the learning rate as a
+# the normalized set, $s \approx 5$ the raw spreads). The data stay centred, as in the
+# contour picture above, so $s \approx 5$ gives the $\kappa \approx 24$ of the centred
+# set, not the 760 of the raw, uncentred one. You choose the learning rate as a
 # fraction of the bound $2/\lambda_{\max}$, and the number of steps. On the left are
 # the contours and the path; on the right, $(J - J_{\min})/(J_0 - J_{\min})$ per step;
 # beside them, $\kappa$, the bound, the factors $|1 - \alpha\lambda|$, and the exact

@@ -9,7 +9,7 @@
 # ---
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# # 03 · Batch Norm formulas: forward, backward, gradient checks
+# # Lesson 03 · Batch Norm formulas: forward, backward, gradient checks
 #
 # *Lesson 3 of 5 · section 2 of the notes, "Batch归一化" (Batch Normalization), the formulas.*
 #
@@ -25,7 +25,8 @@
 # 3. derive the backward pass on the computational graph and simplify it to a compact form;
 # 4. check any backward pass numerically (central differences, a random upstream
 #    gradient, the relative error) and know what result to expect;
-# 5. state and test Batch Norm's invariances: BN(a·z + b) = BN(z), Σᵢ dzᵢ = 0, dz ⟂ x̂.
+# 5. state and test Batch Norm's invariances: BN(a·z + b) = BN(z) for a > 0, Σᵢ dzᵢ = 0
+#    exactly, and dz ⟂ x̂ up to a term in ε.
 #
 # Everything runs on the tested functions of `course_lib`; you write your own
 # forward and backward pass in two graded exercises.
@@ -51,9 +52,11 @@ np.set_printoptions(precision=4, suppress=True)
 # normalized as well.
 #
 # *Which* value is normalized is a choice. The input of layer *l* is the activation
-# a<sup>[l−1]</sup>; the notes (and this course) normalize the value **before** the
-# activation instead, the pre-activation z<sup>[l]</sup> = W<sup>[l]</sup>a<sup>[l−1]</sup> + b<sup>[l]</sup>
-# ("strictly speaking, what is normalized is not a but z"), so that
+# a<sup>[l−1]</sup> = g<sup>[l−1]</sup>(z<sup>[l−1]</sup>); the notes (and this course) normalize
+# the value **before** the activation instead: "严格来说,真正归一化的不是a[l−1],而是z[l−1]"
+# ("strictly speaking, what is normalized is not a<sup>[l−1]</sup> but z<sup>[l−1]</sup>").
+# In every layer *l* that means normalizing the pre-activation
+# z<sup>[l]</sup> = W<sup>[l]</sup>a<sup>[l−1]</sup> + b<sup>[l]</sup> before g<sup>[l]</sup>, so that
 #
 # $$z^{[l]} \;\xrightarrow{\text{BN}}\; \tilde z^{[l]} \;\xrightarrow{g^{[l]}}\; a^{[l]}.$$
 #
@@ -76,8 +79,8 @@ np.set_printoptions(precision=4, suppress=True)
 # \begin{aligned}
 # &(1)\ \text{mean (均值):} && \mu = \frac{1}{m}\sum_{i=1}^{m} z^{(i)} \\
 # &(2)\ \text{variance (方差):} && \sigma^2 = \frac{1}{m}\sum_{i=1}^{m} \left(z^{(i)}-\mu\right)^2 \\
-# &(3)\ \text{normalize:} && z^{(i)}_{\text{norm}} = \frac{z^{(i)}-\mu}{\sqrt{\sigma^2+\varepsilon}} \\
-# &(4)\ \text{scale and shift:} && \tilde z^{(i)} = \gamma\, z^{(i)}_{\text{norm}} + \beta
+# &(3)\ \text{normalize (归一化处理):} && z^{(i)}_{\text{norm}} = \frac{z^{(i)}-\mu}{\sqrt{\sigma^2+\varepsilon}} \\
+# &(4)\ \text{scale and shift (重构):} && \tilde z^{(i)} = \gamma\, z^{(i)}_{\text{norm}} + \beta
 # \end{aligned}
 # $$
 #

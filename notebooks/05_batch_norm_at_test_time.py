@@ -240,7 +240,7 @@ plt.show()
 # $$\hat v_t = \frac{v_t-\beta^t v_0}{1-\beta^t}\qquad(v_0 = 0 \text{ for the mean},\ 1 \text{ for the variance}).$$
 #
 # The frameworks do **not** apply it. Training usually runs for thousands of steps, and
-# then $\beta^t$ is negligible: $0.9^{600}\approx 4\times10^{-28}$ and $0.99^{600}\approx 0.0024$.
+# then $\beta^t$ is negligible: $0.9^{600}\approx 3.5\times10^{-28}$ and $0.99^{600}\approx 0.0024$.
 # But $0.999^{600}\approx 0.55$, which matters in section 7.3. (Adam's bias correction, which
 # `course_lib.network.Adam` uses, is this same formula.)
 
@@ -278,7 +278,7 @@ ema.ema_explorer()
 # | parameter | `beta` = weight of the **old** value | — (averages after training, Algorithm 2) | `momentum` = weight of the **new** value | `momentum` = weight of the **old** value |
 # | update | $v=\beta v+(1-\beta)\theta$ | $E[x]=E_B[\mu_B]$ | $v=(1-\text{mom})\,v+\text{mom}\,\theta$ | $v=\text{mom}\,v+(1-\text{mom})\,\theta$ |
 # | default | $\beta=0.9$ | — | 0.1 (so $\beta=0.9$); `None`: plain cumulative average | 0.99 (so $\beta=0.99$) |
-# | variance normalized with in training | biased, $1/m$ | biased, $1/m$ | biased | biased |
+# | variance used to normalize in training | biased, $1/m$ | biased, $1/m$ | biased | biased |
 # | variance stored for inference | EWA of unbiased $\frac{m}{m-1}\sigma_B^2$ (switchable) | $\frac{m}{m-1}E_B[\sigma^2_B]$ | EWA of unbiased | EWA of **biased** $\sigma^2_B$ |
 # | start values | mean 0, var 1 | — | mean 0, var 1 | mean 0, var 1 |
 # | ε default | $10^{-5}$ | unspecified | $10^{-5}$ | $10^{-3}$ |
@@ -354,7 +354,7 @@ for m in (2, 4, 16, 60, 256):
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # With the usual batch sizes (32 and up) the difference is below 2 %. With tiny batches
-# (2–4, common in detection or segmentation, where images are large) it is 15–40 %.
+# (2–4, common in detection or segmentation, where images are large) it is 15–41 %.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Your turn: the two functions of test time (graded)
@@ -464,7 +464,9 @@ print("Algorithm 2 / whole pass, median variance ratio in layers 1, 2, 3:", np.r
 # whenever the running statistics no longer describe the weights: after averaging weights
 # (SWA), pruning or editing a trained network, after training too short for β (section 7.3),
 # or when the input distribution has changed. In that last case, a pass over new unlabeled
-# data updates the statistics without any retraining (one of the effects of BN that the notes list in section 2).
+# data updates the statistics without any retraining. This is the true part of the notes'
+# claim in section 2 that BN avoids retraining when the data change; lesson 04 (7.2) showed
+# that it repairs only changes that shift and scale each unit, not changes of content.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Pitfalls, measured
@@ -525,7 +527,7 @@ print("outputs equal the shift beta1 for all 3:",
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # When every hidden BN layer outputs its $\beta$, the logits are
-# $\sigma(\beta^{[3]})\,W^{[4]}+b^{[4]}$, the same for every input. The network then predicts one class for everything:
+# $g(\beta^{[3]})\,W^{[4]}+b^{[4]}$ ($g$ the sigmoid), the same for every input. The network then predicts one class for everything:
 
 # %%
 h = 1.0 / (1.0 + np.exp(-p["beta3"]))  # the last hidden layer's activations, any input
