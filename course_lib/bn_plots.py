@@ -14,13 +14,12 @@ Plot functions return a matplotlib Figure; ``ASSETS`` lists the ones saved to as
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ._widgets import figure_png
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .gradcheck import numerical_gradient, relative_error, upstream_gradient
 
@@ -214,9 +213,7 @@ def batchnorm_explorer(m: int = 256, seed: int = 0):
         z = s["mean"].value + s["spread"].value * samples[s["shape"].value]
         out = _bn_column(z, gamma, beta, eps)
         view.update(z, out)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        image.value = buf.getvalue()
+        image.value = figure_png(fig)
         table.value = _stats_html(batch_statistics(z, gamma, beta, eps), gamma, beta, eps)
 
     for w in s.values():

@@ -19,7 +19,6 @@ measures the rest (``descent.normalization_condition_numbers``).
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 
@@ -30,6 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ._validation import as_matrix, as_vector, check_positive
+from ._widgets import figure_png
 from .descent import (
     SpeedupTable,
     compare_iterations,
@@ -425,9 +425,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
 
     def redraw(_change=None) -> None:
         state = view.update(sliders["scale"].value, sliders["lr"].value, sliders["steps"].value)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})  # fast to encode
-        image.value = buf.getvalue()
+        image.value = figure_png(fig)
         info.value = _explorer_html(state)
 
     for s in sliders.values():

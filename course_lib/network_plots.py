@@ -14,8 +14,6 @@ Plot functions return a matplotlib Figure; ``ASSETS`` lists the ones saved to as
 
 from __future__ import annotations
 
-import io
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
@@ -23,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import experiments as ex
+from ._widgets import figure_png
 
 PLAIN_COLOR, BN_COLOR = "#c44e52", "#4c72b0"
 VALUE_BOX = {"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": BN_COLOR, "lw": 1.2}
@@ -387,9 +386,7 @@ def activation_explorer(comparison: ex.Comparison | None = None):
         k = int(np.argmin(np.abs(steps - slider.value)))
         if k not in cache:
             grid.update(k)
-            buf = io.BytesIO()
-            fig.savefig(buf, format="png")
-            cache[k] = buf.getvalue()
+            cache[k] = figure_png(fig)
         image.value = cache[k]
 
     slider.observe(redraw, names="value")

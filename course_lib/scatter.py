@@ -12,7 +12,6 @@ the first two features) and returns a matplotlib Figure.
 
 from __future__ import annotations
 
-import io
 import warnings
 from collections.abc import Sequence
 
@@ -22,6 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._validation import as_matrix
+from ._widgets import figure_png
 from .normalization import ConstantFeatureWarning, fit_normalizer, normalize
 
 __all__ = [
@@ -402,9 +402,7 @@ def normalization_explorer(m: int = 200, seed: int = 0):
             seed=seed,
         ).X_train
         view.update(X)
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        image.value = buf.getvalue()
+        image.value = figure_png(fig)
         table.value = _explorer_html(X, *_fit_quietly(X))
 
     for w in s.values():
