@@ -179,9 +179,11 @@ def compare_bn(
     eval_every: int = 10,
     layer: int = -1,
     unit: int = 0,
+    progress: bool = False,
 ) -> Comparison:
     """Train the lesson's network without and with BN, recording the validation
-    curves and a ``ProbeMonitor`` (percentiles, histograms, layer statistics)."""
+    curves and a ``ProbeMonitor`` (percentiles, histograms, layer statistics).
+    progress: show a progress bar for each run (it does not change the results)."""
     data = digits_data()
     runs = []
     for batchnorm in (False, True):
@@ -199,6 +201,7 @@ def compare_bn(
             y_val=data.y_val,
             eval_every=eval_every,
             monitor=monitor,
+            progress=progress,
         )
         label = "with BN" if batchnorm else "without BN"
         runs.append(Run(label, model, history, _stack(history.monitor)))

@@ -191,8 +191,12 @@ plt.show()
 # normalization *inside* the network. Accuracies are measured every 10 steps on the 450
 # validation digits in inference mode (running statistics, lesson 05).
 
+# %% tags=["progress"]
+# NBVAL_IGNORE_OUTPUT
+# The longest experiment (two runs of 1200 steps), with a progress bar while it trains.
+comparison = ex.compare_bn(lr=0.3, steps=1200, progress=True)
+
 # %%
-comparison = ex.compare_bn(lr=0.3, steps=1200)
 print(comparison.table())
 plain_600, bn_600 = comparison.accuracy_at(600)
 print(f"after 600 steps: with BN {bn_600:.1%} (at least 95%: {bn_600 >= 0.95}), without BN {plain_600:.1%}")

@@ -6,8 +6,8 @@
 Each ``notebooks/NN_name.py`` (jupytext percent format) is the source; the paired
 ``.ipynb`` is rebuilt from it, executed top to bottom in a fresh kernel, and
 written without execution timestamps or widget state (cell tags, nbgrader and
-slide metadata and the kernelspec are kept). Cell ids are numbered so that
-re-running gives the same file.
+slide metadata and the kernelspec are kept; the transient output of cells tagged
+``progress`` is dropped). Cell ids are numbered so that re-running gives the same file.
 """
 
 from __future__ import annotations
@@ -60,7 +60,9 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookN
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
         if cell.cell_type == "code":
-            cell.outputs = stable_outputs(cell.id, cell.outputs)
+            # A progress bar is only worth seeing while the cell runs.
+            progress = "progress" in cell.metadata.get("tags", [])
+            cell.outputs = [] if progress else stable_outputs(cell.id, cell.outputs)
     return nb
 
 
