@@ -13,7 +13,9 @@
   shown, then to the same values again: median over the sliders of each slider's median
   first-visit time, the slowest slider, and the repeat time, in ms (target <= 100 ms).
 - bn: Batch Norm forward + backward, compact (``batchnorm_backward``) and staged
-  (``batchnorm_backward_staged``), at course sizes and at 4096 x 1024 float32.
+  (``batchnorm_backward_staged``), at course sizes and at 4096 x 1024 float32; then
+  the backward passes alone: staged, compact in numpy (``batchnorm_backward_vectorized``)
+  and compact compiled (``batchnorm_backward``, the course's reference).
 - mlp: one training step (forward, backward, SGD update) of lesson 04's network
   64-100-100-100-10 sigmoid on a batch of 60, without and with Batch Norm.
 - With PyTorch installed, the same BN forward + backward and MLP step in PyTorch
@@ -279,6 +281,7 @@ def bench_bn(torch_too: bool) -> list[dict]:
     from course_lib.batchnorm import (
         batchnorm_backward,
         batchnorm_backward_staged,
+        batchnorm_backward_vectorized,
         batchnorm_forward,
     )
 
@@ -299,18 +302,26 @@ def bench_bn(torch_too: bool) -> list[dict]:
             _, cache = batchnorm_forward(z, gamma, beta)
             return batchnorm_backward_staged(dout, cache)
 
-        # The backward passes alone, on one cache: the two forms differ only there.
+        # The backward passes alone, on one cache: the forms differ only there.
+        # measure() calls each once first, so numba's compilation is not timed.
         _, cache = batchnorm_forward(z, gamma, beta)
-        compact_bwd = measure(lambda cache=cache, dout=dout: batchnorm_backward(dout, cache))
-        staged_bwd = measure(lambda cache=cache, dout=dout: batchnorm_backward_staged(dout, cache))
+
+        def backward_alone(fn, cache=cache, dout=dout):
+            return measure(lambda: fn(dout, cache))
+
+        compact_bwd = backward_alone(batchnorm_backward)
+        vectorized_bwd = backward_alone(batchnorm_backward_vectorized)
+        staged_bwd = backward_alone(batchnorm_backward_staged)
         row = {
             "shape": [m, n],
             "dtype": dtype,
             "compact_ms": 1e3 * measure(compact)["median"],
             "staged_ms": 1e3 * measure(staged)["median"],
             "compact_backward_ms": 1e3 * compact_bwd["median"],
+            "vectorized_backward_ms": 1e3 * vectorized_bwd["median"],
             "staged_backward_ms": 1e3 * staged_bwd["median"],
             "backward_speedup": staged_bwd["median"] / compact_bwd["median"],
+            "vectorized_backward_speedup": staged_bwd["median"] / vectorized_bwd["median"],
         }
         if torch is not None:
             row.update(_measure_torch(torch, _torch_bn(torch, z, dout, gamma, beta)))
@@ -464,18 +475,30 @@ def table(results: dict) -> str:
 
     if "bn" in results:
         torch = any("torch_ms" in r for r in results["bn"])
-        head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}{'bwd only x':>12}"
+        head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}"
         if torch:
             head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
         lines += ["", "Batch Norm forward + backward (median per call)", head]
         for r in results["bn"]:
             shape = f"{r['shape'][0]}x{r['shape'][1]} {r['dtype']}"
             line = f"  {shape:<18}{_fmt(r['compact_ms']):>12}{_fmt(r['staged_ms']):>12}"
-            line += f"{_fmt(r['backward_speedup']):>12}"
             if torch:
                 line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('compact_over_torch')):>13}"
                 line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"
             lines.append(line)
+        lines += [
+            "",
+            "Batch Norm backward alone (median per call; x: times faster than staged)",
+            f"  {'shape':<18}{'staged ms':>11}{'numpy compact ms':>18}{'x':>6}"
+            f"{'compiled compact ms':>21}{'x':>6}",
+        ]
+        for r in results["bn"]:
+            shape = f"{r['shape'][0]}x{r['shape'][1]} {r['dtype']}"
+            lines.append(
+                f"  {shape:<18}{_fmt(r['staged_backward_ms']):>11}"
+                f"{_fmt(r['vectorized_backward_ms']):>18}{_fmt(r['vectorized_backward_speedup']):>6}"
+                f"{_fmt(r['compact_backward_ms']):>21}{_fmt(r['backward_speedup']):>6}"
+            )
 
     if "mlp" in results:
         torch = any("torch_ms" in r for r in results["mlp"])

@@ -9,6 +9,8 @@ from the formulas (hypothesis).
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -19,11 +21,12 @@ from course_lib.batchnorm import (
     BatchNormCache,
     batchnorm_backward,
     batchnorm_backward_staged,
+    batchnorm_backward_vectorized,
     batchnorm_forward,
 )
 from course_lib.gradcheck import numerical_gradients, relative_error
 
-BACKWARDS = [batchnorm_backward, batchnorm_backward_staged]
+BACKWARDS = [batchnorm_backward, batchnorm_backward_vectorized, batchnorm_backward_staged]
 
 
 def _batch(m, n, seed, loc=0.0, scale=1.0):
@@ -199,13 +202,51 @@ def test_backward_agrees_with_finite_differences(backward, batch):
 
 @settings(max_examples=30, deadline=None)
 @given(batch=batches())
-def test_staged_and_compact_backward_agree(batch):
+def test_the_three_backward_forms_agree(batch):
     z, gamma, beta, dout, eps = batch
     _, cache = batchnorm_forward(z, gamma, beta, eps)
-    for a, b in zip(
-        batchnorm_backward(dout, cache), batchnorm_backward_staged(dout, cache), strict=True
-    ):
-        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    staged = batchnorm_backward_staged(dout, cache)
+    for backward in (batchnorm_backward, batchnorm_backward_vectorized):
+        for a, b in zip(backward(dout, cache), staged, strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "m,n,dtype",
+    [(256, 512, np.float64), (256, 512, np.float32), (3000, 7, np.float64), (2, 1000, np.float32)],
+)
+def test_compiled_backward_matches_the_numpy_form_at_larger_sizes(m, n, dtype):
+    # The kernel sums in float64 row after row, numpy pairwise in the array's dtype:
+    # both are compared with the numpy form computed in float64.
+    z, gamma, beta, dout = _batch(m, n, seed=m + n, loc=0.5, scale=2.0)
+    _, cache64 = batchnorm_forward(z, gamma, beta)
+    expected = batchnorm_backward_vectorized(dout, cache64)
+    _, cache = batchnorm_forward(z.astype(dtype), gamma, beta)
+    got = batchnorm_backward(dout.astype(dtype), cache)
+    rtol = 1e-12 if dtype == np.float64 else 2e-4
+    for g, e in zip(got, expected, strict=True):
+        assert g.dtype == dtype
+        np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max())
+
+
+def test_backward_accepts_strided_and_fortran_ordered_dout():
+    z, gamma, beta, dout = _batch(12, 6, seed=21)
+    _, cache = batchnorm_forward(z, gamma, beta)
+    expected = batchnorm_backward(dout, cache)
+    wide = np.zeros((12, 12))
+    wide[:, ::2] = dout
+    for variant in (np.asfortranarray(dout), wide[:, ::2]):
+        for g, e in zip(batchnorm_backward(variant, cache), expected, strict=True):
+            np.testing.assert_array_equal(g, e)
+
+
+def test_importing_the_course_does_not_import_numba():
+    # numba is imported by the first backward pass, not by lessons that never run one.
+    code = (
+        "import sys, course_lib.batchnorm, course_lib.network, course_lib.checks; "
+        "assert 'numba' not in sys.modules, 'numba imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
 
 
 @settings(max_examples=40, deadline=None)
@@ -392,6 +433,10 @@ def test_backward_rejects_bad_dout_and_cache(backward):
         backward(dout.T, cache)
     with pytest.raises(ValueError, match="dout contains"):
         backward(np.full_like(dout, np.nan), cache)
+    one_inf = dout.copy()
+    one_inf[2, 1] = np.inf
+    with pytest.raises(ValueError, match="dout contains"):
+        backward(one_inf, cache)
     with pytest.raises(ValueError, match="dout must be 2-D"):
         backward(dout.ravel(), cache)
     with pytest.raises(ValueError, match="cache must be the BatchNormCache"):
