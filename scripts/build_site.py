@@ -475,7 +475,7 @@ def build_slides(notebooks: Path, out: Path, only: list[str], cache: Path) -> li
         deck = out / f"{lesson.notebook}.slides.html"
         deck.write_text(body, encoding="utf-8")
         decks.append(deck)
-        items.append(f'<li><a href="{deck.name}">{lesson.number} · {html.escape(title)}</a></li>')
+        items.append(f'<li><a href="{deck.name}">{html.escape(title)}</a></li>')
         print(f"{_shown(deck)}")
     note = (
         "One reveal.js deck per lesson, working offline. Keys: arrows or space to move, "

@@ -60,9 +60,11 @@ def test_a_deck_and_a_page_per_lesson(built):
     assert [d.name for d in decks] == [f"{x.notebook}.slides.html" for x in LESSONS]
     assert [p.name for p in pages] == [f"{x.notebook}.html" for x in LESSONS]
     for index in (out / "html" / "index.html", out / "slides" / "index.html"):
-        links = [a["href"] for a in _soup(index).select("ol.lessons a")]
+        anchors = _soup(index).select("ol.lessons a")
         expected = [p.name for p in (pages if "html" in index.parent.name else decks)]
-        assert links == expected, f"{index}: {links}"
+        assert [a["href"] for a in anchors] == expected, f"{index}: {anchors}"
+        # each lesson named once: "01 · Input normalization"
+        assert [a.get_text() for a in anchors] == [f"{x.number} · {x.title}" for x in LESSONS]
 
 
 def test_pages_link_to_their_neighbours(built):
