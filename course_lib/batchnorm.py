@@ -98,7 +98,7 @@ def batchnorm_backward(
     scale = np.asarray(cache.gamma * cache.inv_std, dtype=x_hat.dtype)
     dz, dgamma, dbeta = compact_backward(dout, x_hat, scale)
     _check_upstream_finite(dout, dbeta)
-    return dz, dgamma.astype(x_hat.dtype), dbeta.astype(x_hat.dtype)
+    return dz, dgamma.astype(x_hat.dtype, copy=False), dbeta.astype(x_hat.dtype, copy=False)
 
 
 def batchnorm_backward_vectorized(

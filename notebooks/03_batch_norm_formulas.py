@@ -403,7 +403,7 @@ print("compact == staged:", same)
 #
 # Measured on a batch of 256 examples × 512 units (the numbers depend on your machine;
 # the first call of `bn.batchnorm_backward` in a session loads or compiles the loop,
-# so `best_time` calls each function once before timing it):
+# which the best of five timings leaves out):
 
 # %%
 rng = np.random.default_rng(3)
@@ -414,7 +414,6 @@ _, cache_big = bn.batchnorm_forward(z_big, gamma_big, beta_big)
 
 
 def best_time(fn):
-    fn(dout_big, cache_big)  # warm-up: compiles on the very first call
     return min(timeit.repeat(lambda: fn(dout_big, cache_big), number=10, repeat=5)) / 10
 
 

@@ -416,6 +416,18 @@ def _torch_mlp(torch, X, y, batchnorm: bool):
 # --------------------------------------------------------------------- report
 
 
+def _torch_head(threads: str) -> str:
+    return f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
+
+
+def _torch_cells(row: dict, numpy_over_torch: float | None) -> str:
+    """The PyTorch columns of a table row (blank where PyTorch did not run)."""
+    return (
+        f"{_fmt(row.get('torch_ms')):>10}{_fmt(numpy_over_torch):>13}"
+        f"{_fmt(row.get('torch_default_threads_ms')):>16}"
+    )
+
+
 def _fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}{unit}"
 
@@ -477,14 +489,13 @@ def table(results: dict) -> str:
         torch = any("torch_ms" in r for r in results["bn"])
         head = f"  {'shape':<18}{'compact ms':>12}{'staged ms':>12}"
         if torch:
-            head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
+            head += _torch_head(threads)
         lines += ["", "Batch Norm forward + backward (median per call)", head]
         for r in results["bn"]:
             shape = f"{r['shape'][0]}x{r['shape'][1]} {r['dtype']}"
             line = f"  {shape:<18}{_fmt(r['compact_ms']):>12}{_fmt(r['staged_ms']):>12}"
             if torch:
-                line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('compact_over_torch')):>13}"
-                line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"
+                line += _torch_cells(r, r.get("compact_over_torch"))
             lines.append(line)
         lines += [
             "",
@@ -504,14 +515,13 @@ def table(results: dict) -> str:
         torch = any("torch_ms" in r for r in results["mlp"])
         head = f"  {'network (batch 60, float64, SGD)':<40}{'numpy ms':>10}"
         if torch:
-            head += f"{'torch ms':>10}{'numpy/torch':>13}{'torch ' + threads:>16}"
+            head += _torch_head(threads)
         lines += ["", "One training step: forward + backward + update (median)", head]
         for r in results["mlp"]:
             label = r["network"] + (" + BN" if r["batchnorm"] else "")
             line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
             if torch:
-                line += f"{_fmt(r.get('torch_ms')):>10}{_fmt(r.get('numpy_over_torch')):>13}"
-                line += f"{_fmt(r.get('torch_default_threads_ms')):>16}"
+                line += _torch_cells(r, r.get("numpy_over_torch"))
             lines.append(line)
     lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
     return "\n".join(lines)
