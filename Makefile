@@ -68,4 +68,4 @@ bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf build nbgrader  # release/ holds learners' work: delete it by hand
+	rm -rf build  # release/ holds learners' work: delete it by hand

@@ -70,6 +70,20 @@ def as_vector(x: object, name: str, n: int, *, dtype: np.dtype | None = None) ->
     return arr
 
 
+def check_beta(
+    value: object, name: str = "beta", hint: str = "the weight of the old value"
+) -> float:
+    """Return ``value`` as a float after checking 0 <= value < 1: the weight of the old
+    value in an exponentially weighted average (``hint`` is added to the message)."""
+    try:
+        b = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}") from None
+    if not 0.0 <= b < 1.0:  # also rejects NaN
+        raise ValueError(f"{name} must be in [0, 1) ({hint}), got {value!r}")
+    return b
+
+
 def check_positive(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is a finite number > 0."""
     try:

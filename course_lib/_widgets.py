@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 from matplotlib.figure import Figure
 
@@ -16,3 +17,20 @@ def figure_png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", pil_kwargs={"compress_level": 1})
     return buf.getvalue()
+
+
+def explorer_box(sliders: dict, side, image, redraw: Callable[..., None]):
+    """The layout of lessons 01-03's explorers: the sliders above ``side`` (a table or
+    text), ``image`` to their right. Every slider calls ``redraw``, which runs once now.
+
+    Returns an ipywidgets HBox; ``box.sliders`` maps the names to the sliders (the
+    benchmarks and the tests move them).
+    """
+    import ipywidgets as widgets
+
+    for slider in sliders.values():
+        slider.observe(redraw, names="value")
+    redraw()
+    box = widgets.HBox([widgets.VBox([*sliders.values(), side]), image])
+    box.sliders = sliders
+    return box

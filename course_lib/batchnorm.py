@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ._validation import as_matrix, as_vector, check_positive
+from ._validation import as_matrix, as_vector, check_beta, check_positive
 
 
 class BatchNormCache(NamedTuple):
@@ -106,7 +106,7 @@ def batchnorm_backward_vectorized(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The compact form of ``batchnorm_backward`` in whole-array numpy operations.
 
-    Same inputs and outputs. This is the code a learner writes in lesson 03:
+    Same inputs and outputs. This is the formula a learner writes in lesson 03:
 
         dx_hat = dout * gamma
         dz = (1/m) * inv_std * (m * dx_hat - sum(dx_hat) - x_hat * sum(dx_hat * x_hat))
@@ -228,15 +228,9 @@ def update_running_stats(
     running_var = as_vector(running_var, "running_var", n)
     if np.any(running_var < 0):
         raise ValueError("running_var must be >= 0 for every unit (it is a variance)")
-    try:
-        beta = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a number in [0, 1), got {beta!r}") from None
-    if not 0.0 <= beta < 1.0:  # also rejects NaN
-        raise ValueError(
-            f"beta must be in [0, 1) (the weight of the old value; PyTorch's momentum "
-            f"0.1 is beta = 0.9), got {beta}"
-        )
+    beta = check_beta(
+        beta, hint="the weight of the old value; PyTorch's momentum 0.1 is beta = 0.9"
+    )
     if not isinstance(unbiased, bool | np.bool_):
         raise ValueError(f"unbiased must be True or False, got {unbiased!r}")
     # ddof=1: m/(m-1) times the batch's own variance, an unbiased estimate of the

@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ._widgets import figure_png
+from ._widgets import explorer_box, figure_png
 from .batchnorm import batchnorm_backward, batchnorm_forward
 from .gradcheck import numerical_gradient, relative_error, upstream_gradient
 
@@ -216,12 +216,7 @@ def batchnorm_explorer(m: int = 256, seed: int = 0):
         image.value = figure_png(fig)
         table.value = _stats_html(batch_statistics(z, gamma, beta, eps), gamma, beta, eps)
 
-    for w in s.values():
-        w.observe(redraw, names="value")
-    redraw()
-    box = widgets.HBox([widgets.VBox([*s.values(), table]), image])
-    box.sliders = s
-    return box
+    return explorer_box(s, table, image, redraw)
 
 
 # ------------------------------------------------------------------ the computational graph

@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
 
 from ._validation import as_matrix, as_vector, check_positive
-from ._widgets import figure_png
+from ._widgets import explorer_box, figure_png
 from .descent import (
     SpeedupTable,
     compare_iterations,
@@ -428,12 +428,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
         image.value = figure_png(fig)
         info.value = _explorer_html(state)
 
-    for s in sliders.values():
-        s.observe(redraw, names="value")
-    redraw()
-    box = widgets.HBox([widgets.VBox([*sliders.values(), info]), image])
-    box.sliders = sliders
-    return box
+    return explorer_box(sliders, info, image, redraw)
 
 
 def _closest(options: tuple[float, ...], value: float) -> float:

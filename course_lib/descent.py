@@ -34,6 +34,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import gradcheck
 from ._validation import as_matrix, as_vector, check_positive
 from .normalization import fit_normalizer, normalize
 
@@ -200,13 +201,10 @@ def numerical_gradients(
     """
     cost = _COST[_loss_name(loss)]
     X, y, w, b = _model_inputs(X, y, w, b, loss)
-    h = check_positive(h, "h")
-    dw = np.empty_like(w)
-    for j in range(len(w)):
-        e = np.zeros_like(w)
-        e[j] = h
-        dw[j] = (cost(X, y, w + e, b) - cost(X, y, w - e, b)) / (2 * h)
-    return dw, (cost(X, y, w, b + h) - cost(X, y, w, b - h)) / (2 * h)
+    dw, db = gradcheck.numerical_gradients(
+        lambda w_, b_: np.float64(cost(X, y, w_, float(b_))), (w, np.float64(b)), np.float64(1.0), h
+    )
+    return dw, float(db)
 
 
 def gradient_descent_step(
@@ -619,10 +617,9 @@ def _best_run(
     max_iter: int,
 ) -> Run:
     H = squared_error_hessian(X)
-    lam_max = float(np.linalg.eigvalsh(H)[-1])
     # Squared error: H is the Hessian itself. Logistic: its Hessian is
     # (1/m) X1^T diag(p(1-p)) X1 <= H/4, so 2/(lam_max/4) is a step that always descends.
-    bound = 2.0 / lam_max if loss == "squared" else 8.0 / lam_max
+    bound = stable_lr_bound(H) * (1.0 if loss == "squared" else 4.0)
     lrs = np.array(factors) * bound
     its = _iterations_for_lrs(X, y, lrs, loss, target, max_iter)
     tried = tuple(zip(factors, its, strict=True))

@@ -24,22 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_beta
+
 # The population the widget and the figures sample from: the pre-activation z of
 # one hidden unit, z ~ N(3, 2^2). Far from Batch Norm's starting estimates (0 and 1),
 # so that the bias at the start is visible.
 POP_MEAN = 3.0
 POP_STD = 2.0
-
-
-def check_beta(beta: float) -> float:
-    """Return ``beta`` as a float after checking 0 <= beta < 1 (the weight of the old value)."""
-    try:
-        b = float(beta)
-    except (TypeError, ValueError):
-        raise ValueError(f"beta must be a number in [0, 1), got {beta!r}") from None
-    if not 0.0 <= b < 1.0:  # also rejects NaN
-        raise ValueError(f"beta must be in [0, 1) (the weight of the old value), got {beta!r}")
-    return b
 
 
 def _as_series(theta: object) -> np.ndarray:

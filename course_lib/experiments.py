@@ -189,16 +189,12 @@ def compare_bn(
     for batchnorm in (False, True):
         model = make_mlp(batchnorm, seed=seed)
         monitor = ProbeMonitor(data.X_val, layer=layer, unit=unit)
-        history = train(
+        history = _train_on_digits(
             model,
-            data.X_train,
-            data.y_train,
             lr=lr,
             steps=steps,
             batch_size=BATCH,
             seed=seed,
-            X_val=data.X_val,
-            y_val=data.y_val,
             eval_every=eval_every,
             monitor=monitor,
             progress=progress,
@@ -252,20 +248,18 @@ def _sweep(setting: str, values: Sequence[float], steps: int, make_run) -> Sweep
     )
 
 
-def _quiet_train(model: MLP, lr: float, steps: int, **kw) -> History:
+def _train_on_digits(model: MLP, *, validation: bool = True, **kw) -> History:
+    """``train`` on the normalized digits, evaluated on their validation split unless
+    ``validation`` is False; ``kw``: train's other arguments (lr, steps, ...)."""
     data = digits_data()
+    if validation:
+        kw.update(X_val=data.X_val, y_val=data.y_val)
+    return train(model, data.X_train, data.y_train, **kw)
+
+
+def _quiet_train(model: MLP, lr: float, steps: int, **kw) -> History:
     with np.errstate(all="ignore"):  # a diverging run (huge lr) overflows: that is the result
-        return train(
-            model,
-            data.X_train,
-            data.y_train,
-            lr=lr,
-            steps=steps,
-            X_val=data.X_val,
-            y_val=data.y_val,
-            eval_every=steps,
-            **kw,
-        )
+        return _train_on_digits(model, lr=lr, steps=steps, eval_every=steps, **kw)
 
 
 def lr_sweep(
@@ -319,7 +313,6 @@ def bn_position_comparison(
     steps: int = 400,
 ) -> list[PositionResult]:
     """Train BN-before and BN-after networks, everything else equal."""
-    data = digits_data()
     out = []
     for act in activations:
         hs: dict = {"before": [], "after": []}
@@ -327,17 +320,7 @@ def bn_position_comparison(
             for seed in seeds:
                 model = make_mlp(True, seed, activation=act, bn_position=pos)
                 hs[pos].append(
-                    train(
-                        model,
-                        data.X_train,
-                        data.y_train,
-                        lr=lr,
-                        steps=steps,
-                        seed=seed,
-                        X_val=data.X_val,
-                        y_val=data.y_val,
-                        eval_every=10,
-                    )
+                    _train_on_digits(model, lr=lr, steps=steps, seed=seed, eval_every=10)
                 )
         out.append(PositionResult(hs, act))
     return out
@@ -535,10 +518,9 @@ def why_bn_works(
             return record
 
         model = make_mlp(name == "bn", seed)
-        h = train(
+        h = _train_on_digits(
             model,
-            data.X_train,
-            data.y_train,
+            validation=False,
             lr=lr,
             steps=steps,
             seed=seed,
@@ -629,7 +611,6 @@ def optimizer_comparison(
     """Train the BN network with SGD, momentum and Adam (every parameter, W, gamma and
     beta, updated by the same rule) and record gamma[3], beta[3] of a few units."""
     lrs = dict(lrs or {"sgd": LR, "momentum": LR, "adam": 0.003})
-    data = digits_data()
     last = len(SIZES) - 2
     hists, gammas, betas = {}, {}, {}
     for name, lr in lrs.items():
@@ -640,16 +621,12 @@ def optimizer_comparison(
                 list(units)
             ].copy()
 
-        h = train(
+        h = _train_on_digits(
             model,
-            data.X_train,
-            data.y_train,
             lr=lr,
             steps=steps,
             optimizer=make_optimizer(name, lr),
             seed=seed,
-            X_val=data.X_val,
-            y_val=data.y_val,
             eval_every=20,
             monitor=monitor,
         )

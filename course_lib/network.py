@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 
 from . import batchnorm as bn
-from ._validation import as_matrix, check_positive
+from ._validation import as_matrix, check_beta, check_positive
+from .gradcheck import numerical_gradient
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 _CHUNK = 256  # rows per block in inference mode
@@ -177,8 +178,6 @@ class MLP:
             raise ValueError(f"bn_position must be one of {BN_POSITIONS}, got {bn_position!r}")
         if bn_impl not in ("fast", "reference"):
             raise ValueError(f"bn_impl must be 'fast' or 'reference', got {bn_impl!r}")
-        if not 0.0 <= float(running_beta) < 1.0:
-            raise ValueError(f"running_beta must be in [0, 1), got {running_beta!r}")
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -191,7 +190,7 @@ class MLP:
             hidden_bias = not (self.batchnorm and bn_position == "before")
         self.hidden_bias = bool(hidden_bias)
         self.eps = check_positive(eps, "eps")
-        self.running_beta = float(running_beta)
+        self.running_beta = check_beta(running_beta, "running_beta")
         self.dtype = dtype
         self.bn_impl = bn_impl
         if ghost_batch is not None and (int(ghost_batch) != ghost_batch or ghost_batch < 2):
@@ -618,6 +617,32 @@ def _views(flat: np.ndarray, layout: Sequence[tuple[str, tuple[int, ...]]]) -> d
     return views
 
 
+# ------------------------------------------------------------------ gradient check
+def backprop_and_numerical_grads(
+    model: MLP, X: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of the loss on (X, y), by backpropagation and by central differences.
+
+    X: (m, n_in), y: (m,) labels. Both in training mode with the running statistics
+    frozen (update_stats=False). Use a float64 model: float32 rounding divided by the
+    step would swamp the differences. Returns two vectors of shape (number of
+    parameters,), in the order of ``model.params``. The parameters are left as found.
+    """
+    model.loss_and_grads(X, y, update_stats=False)
+    backprop = model.flat_grads()
+    p0 = model.flat_params()
+
+    def loss_at(p: np.ndarray) -> np.ndarray:
+        model.set_flat_params(p)
+        return np.asarray(model.loss_and_grads(X, y, update_stats=False)[0])
+
+    try:
+        numerical = numerical_gradient(loss_at, p0, np.float64(1.0))
+    finally:
+        model.set_flat_params(p0)
+    return backprop, numerical
+
+
 # ------------------------------------------------------------------ optimizers
 class Optimizer:
     """Updates every parameter of a model (W, b, gamma, beta alike) from its gradient.
@@ -663,9 +688,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr: float, beta: float = 0.9) -> None:
         super().__init__(lr)
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"beta must be in [0, 1), got {beta!r}")
-        self.beta = float(beta)
+        self.beta = check_beta(beta)
         self.v: np.ndarray | None = None
 
     def _settings(self) -> dict:
@@ -694,10 +717,7 @@ class Adam(Optimizer):
         self, lr: float, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8
     ) -> None:
         super().__init__(lr)
-        for name, b in (("beta1", beta1), ("beta2", beta2)):
-            if not 0.0 <= b < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {b!r}")
-        self.beta1, self.beta2 = float(beta1), float(beta2)
+        self.beta1, self.beta2 = check_beta(beta1, "beta1"), check_beta(beta2, "beta2")
         self.eps = check_positive(eps, "eps")
         self.m: np.ndarray | None = None
         self.s: np.ndarray | None = None

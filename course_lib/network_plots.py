@@ -97,11 +97,9 @@ def plot_network_diagram(sizes: tuple[int, ...] = ex.SIZES) -> Figure:
 def _smooth(values: np.ndarray, window: int = 25) -> np.ndarray:
     """Running mean over ``window`` steps (shorter at the start)."""
     c = np.cumsum(np.insert(values, 0, 0.0))
-    out = np.empty(len(values))
-    for i in range(len(values)):
-        lo = max(0, i + 1 - window)
-        out[i] = (c[i + 1] - c[lo]) / (i + 1 - lo)
-    return out
+    end = np.arange(1, len(values) + 1)
+    start = np.maximum(0, end - window)
+    return (c[end] - c[start]) / (end - start)
 
 
 def plot_training_curves(comparison: ex.Comparison | None = None, target: float = 0.95) -> Figure:
@@ -255,22 +253,21 @@ def plot_why(why: ex.WhyResult) -> Figure:
     gradient coupling (Santurkar et al.'s ICS), loss range and gradient change along
     the gradient direction (their loss-landscape probes)."""
     fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained")
-    panels = [
-        (why.drift, "drift of layer-3 inputs\n(std units per interval)", True),
-        (why.coupling, r"gradient coupling $\|\Delta G^{[3]}\| / \|G^{[3]}\|$", True),
-        (why.loss_range, "loss range along the gradient", True),
-        (why.grad_change, "gradient change along the gradient", True),
+    panels = [  # all on a log scale: the two networks differ by orders of magnitude
+        (why.drift, "drift of layer-3 inputs\n(std units per interval)"),
+        (why.coupling, r"gradient coupling $\|\Delta G^{[3]}\| / \|G^{[3]}\|$"),
+        (why.loss_range, "loss range along the gradient"),
+        (why.grad_change, "gradient change along the gradient"),
     ]
-    for ax, (data, title, log) in zip(axes, panels, strict=True):
+    for ax, (data, title) in zip(axes, panels, strict=True):
         for name, color, label in (
             ("plain", PLAIN_COLOR, "without BN"),
             ("bn", BN_COLOR, "with BN"),
         ):
             ax.plot(why.steps, data[name], color=color, lw=1.5, label=label)
         ax.set(title=title, xlabel="step")
-        if log:
-            ax.set_yscale("log")
-            _no_minor_labels(ax)
+        ax.set_yscale("log")
+        _no_minor_labels(ax)
     axes[0].legend(fontsize=9)
     return fig
 

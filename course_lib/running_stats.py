@@ -24,9 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import as_matrix
+from ._validation import as_matrix, check_beta
 from .batchnorm import update_running_stats
-from .ema import bias_correct, check_beta
+from .ema import bias_correct
+from .network import batches
 
 # ------------------------------------------------------------------ conventions
 
@@ -247,9 +248,8 @@ def training_batches(m: int, batch_size: int, seed: int = 0) -> list[np.ndarray]
     ``batch_size`` (the smaller remainder dropped, so every batch has size m_B)."""
     if int(batch_size) != batch_size or not 2 <= batch_size <= m:
         raise ValueError(f"batch_size must be an integer in 2 .. {m}, got {batch_size!r}")
-    perm = np.random.default_rng(seed).permutation(m)
-    k = m // int(batch_size)
-    return [perm[i * batch_size : (i + 1) * batch_size] for i in range(k)]
+    batch_size = int(batch_size)
+    return list(batches(m, batch_size, m // batch_size, seed))
 
 
 def recalibrated(

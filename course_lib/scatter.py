@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._validation import as_matrix
-from ._widgets import figure_png
+from ._widgets import explorer_box, figure_png
 from .normalization import ConstantFeatureWarning, fit_normalizer, normalize
 
 __all__ = [
@@ -354,7 +354,7 @@ def normalization_explorer(m: int = 200, seed: int = 0):
     redraws raw -> centred -> scaled and prints the training μ, σ.
 
     m: number of training examples drawn (``data.two_feature_data``, fixed seed, so
-    the sliders deform one cloud). Returns an ipywidgets VBox; setting a slider's
+    the sliders deform one cloud). Returns an ipywidgets HBox; setting a slider's
     value redraws at once, also outside a notebook. ``box.sliders`` maps names
     ("mean1", "mean2", "spread1", "spread2", "corr") to the sliders.
     """
@@ -367,7 +367,7 @@ def normalization_explorer(m: int = 200, seed: int = 0):
     fig = Figure(figsize=(5.8, 7.0), dpi=72)
     fig.subplots_adjust(left=0.1, right=0.98, bottom=0.07, top=0.96, hspace=0.22)
     view = _StepsView(fig.subplots(3, 1))
-    image = widgets.Image(format="png")
+    image = widgets.Image(format="png", layout=widgets.Layout(width="418px"))
     table = widgets.HTML()
     style = {"description_width": "95px"}
     layout = widgets.Layout(width="310px")
@@ -405,14 +405,7 @@ def normalization_explorer(m: int = 200, seed: int = 0):
         image.value = figure_png(fig)
         table.value = _explorer_html(X, *_fit_quietly(X))
 
-    for w in s.values():
-        w.observe(redraw, names="value")
-    redraw()
-    image.layout = widgets.Layout(width="418px")
-    controls = widgets.VBox([*s.values(), table])
-    box = widgets.HBox([controls, image])
-    box.sliders = s
-    return box
+    return explorer_box(s, table, image, redraw)
 
 
 # ------------------------------------------------------------------ assets (make assets)

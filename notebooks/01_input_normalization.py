@@ -187,7 +187,7 @@ scatter.normalization_explorer()
 # *close* to 0 and a variance *close* to 1, not exactly; that is expected.
 
 # %%
-mu, sigma = fit_normalizer(X_train)  # fitted once, on the training set only
+# mu, sigma: fitted once, on the training set only (step 2 above)
 X_test_n = normalize(X_test, mu, sigma)
 print("test set with the training mu, sigma: mean", np.round(X_test_n.mean(axis=0), 3) + 0.0,
       " std", np.round(X_test_n.std(axis=0), 3))

@@ -36,6 +36,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.linear_model import LogisticRegression
 
 from course_lib import checks, contours, data, descent
 from course_lib.normalization import fit_normalizer, normalize
@@ -224,10 +225,11 @@ plt.show()
 # for $w$ with $b$ at its optimum:
 
 # %%
-for name, A in (("raw", X), ("normalized", X_norm)):
-    S = descent.squared_error_hessian(A - A.mean(axis=0), fit_intercept=False)
-    lam = np.linalg.eigvalsh(S)
-    lr = descent.optimal_lr(S)
+costs = {"raw": contours.ProfileCost.from_data(X, y),
+         "normalized": contours.ProfileCost.from_data(X_norm, y)}
+for name, cost in costs.items():
+    lam = np.linalg.eigvalsh(cost.S)
+    lr = cost.lr_optimal
     factors = 1 - lr * lam
     print(f"{name:>10}: eigenvalues {lam.round(3)}, kappa = {lam[-1] / lam[0]:.3g},"
           f" 2/lambda_max = {2 / lam[-1]:.3g}")
@@ -240,7 +242,7 @@ for name, A in (("raw", X), ("normalized", X_norm)):
 # so one step removes 95 % of the error. The raw path above, as distances to the minimum:
 
 # %%
-raw_cost = contours.ProfileCost.from_data(X, y)
+raw_cost = costs["raw"]
 path, _ = raw_cost.descend(raw_cost.lr_optimal, steps=8)
 print("w - w*  along the raw path (w1 flips sign each step, w2 creeps):")
 print(path - raw_cost.w_star)
@@ -373,8 +375,6 @@ plt.show()
 # example correctly:
 
 # %%
-from sklearn.linear_model import LogisticRegression
-
 cancer = data.breast_cancer()
 Z_cancer = normalize(cancer.X_train, *fit_normalizer(cancer.X_train))
 accuracy = LogisticRegression(C=1e4, max_iter=10_000).fit(Z_cancer, cancer.y_train).score(
@@ -418,7 +418,8 @@ print(f"normalizing the inputs cut the iterations by a factor of {synthetic.rati
 # Two honest remarks:
 #
 # * After normalization the breast-cancer features still give $\kappa \approx 10^5$.
-#   Radius, perimeter and area are strongly correlated (see above). $\kappa$ sets how
+#   Radius, perimeter and area are strongly correlated, and correlated features keep
+#   elongated contours (see "A limit the notes do not mention"). $\kappa$ sets how
 #   fast the *last* digits of the cost converge. A moderate target like 0.2 depends
 #   mostly on the steep directions, which normalized descent handles in a single step.
 #   A stricter target, e.g. `target_cost=0.15`, makes the raw run far longer still

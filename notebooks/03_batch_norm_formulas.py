@@ -390,8 +390,8 @@ print("compact == staged:", same)
 # 1. *Fewer passes over the batch.* The staged form makes about twelve passes over
 #    (m, n) arrays (eight element-wise operations, each creating a new array, and four
 #    sums); the compact form written with numpy, `bn.batchnorm_backward_vectorized`
-#    (what you write in exercise 2), makes six: one `einsum`, one sum and four
-#    element-wise operations on a single new array.
+#    (the formula of exercise 2, arranged to reuse dβ and dγ), makes six: one `einsum`,
+#    one sum and four element-wise operations on a single new array.
 # 2. *One expression after two sums.* Once dβ and dγ are known, dz is a single
 #    element-wise expression of dout and x̂, so a compiled loop can compute it in
 #    **one** more pass, with no temporary arrays: two passes in all. That is how

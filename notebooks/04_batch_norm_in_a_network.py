@@ -41,8 +41,8 @@ import numpy as np
 from course_lib import checks
 from course_lib import experiments as ex
 from course_lib import network_plots as npl
-from course_lib.gradcheck import numerical_gradient, relative_error
-from course_lib.network import MLP, make_optimizer, sigmoid, train_step
+from course_lib.gradcheck import relative_error
+from course_lib.network import MLP, backprop_and_numerical_grads, make_optimizer, sigmoid, train_step
 
 np.set_printoptions(precision=3, suppress=True)
 data = ex.digits_data()  # digits, inputs normalized with the training mean and std (lesson 01)
@@ -125,37 +125,25 @@ print(ex.bias_redundancy())
 small = MLP([6, 8, 8, 4], batchnorm=True, seed=1, dtype=np.float64)
 rng = np.random.default_rng(0)
 Xs, ys = rng.normal(size=(10, 6)), rng.integers(0, 4, 10)
-small.loss_and_grads(Xs, ys, update_stats=False)
-analytic = small.flat_grads()
-
-
-def loss_at(p):
-    small.set_flat_params(p)
-    return np.asarray(small.loss_and_grads(Xs, ys, update_stats=False)[0])
-
-
-p0 = small.flat_params()
-numeric = numerical_gradient(loss_at, p0, np.float64(1.0))
-small.set_flat_params(p0)
+analytic, numeric = backprop_and_numerical_grads(small, Xs, ys)
 err = relative_error(analytic, numeric)
-print(f"{p0.size} parameters (W, gamma, beta, output b); relative error {err:.0e}; below 1e-7: {err < 1e-7}")
+print(f"{analytic.size} parameters (W, gamma, beta, output b); relative error {err:.0e}; below 1e-7: {err < 1e-7}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # One training step of the lesson's network on the first 60 training digits, with plain SGD
 # (α = 0.3): forward, backward, and every parameter moved by −α times its gradient.
 
 # %%
-step_model = MLP([64, 100, 100, 100, 10], batchnorm=True, seed=0)
 Xb, yb = data.X_train[:60], data.y_train[:60]
-gamma_before, W_before = step_model.params["gamma1"].copy(), step_model.params["W1"].copy()
-batch_mean = step_model.layer_values(Xb, training=True)[0]["z_pre"].mean(axis=0)  # mu of z[1]
-loss = train_step(step_model, make_optimizer("sgd", lr=0.3), Xb, yb)
-grads = step_model.grads
+gamma_before, W_before = model.params["gamma1"].copy(), model.params["W1"].copy()
+batch_mean = model.layer_values(Xb, training=True)[0]["z_pre"].mean(axis=0)  # mu of z[1]
+loss = train_step(model, make_optimizer("sgd", lr=0.3), Xb, yb)
+grads = model.grads
 print(f"mini-batch loss before the step: {loss:.4f}")
-print("gamma1 moved by -0.3 * dgamma1:", np.allclose(step_model.params["gamma1"] - gamma_before, -0.3 * grads["gamma1"]))
-print("W1 moved by -0.3 * dW1:        ", np.allclose(step_model.params["W1"] - W_before, -0.3 * grads["W1"]))
+print("gamma1 moved by -0.3 * dgamma1:", np.allclose(model.params["gamma1"] - gamma_before, -0.3 * grads["gamma1"]))
+print("W1 moved by -0.3 * dW1:        ", np.allclose(model.params["W1"] - W_before, -0.3 * grads["W1"]))
 print("running mean of layer 1 = 0.9 * 0 + 0.1 * batch mean (lesson 05):",
-      np.allclose(step_model.running_mean[0], 0.1 * batch_mean))
+      np.allclose(model.running_mean[0], 0.1 * batch_mean))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **γ and β with three optimizers.** The same BN network trained with plain SGD, with
@@ -254,8 +242,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Things to look at: without BN the first layer's inputs widen as W<sup>[1]</sup> grows, while the
-# third layer's stay narrow and drift (its sigmoids work in their almost linear middle, and
-# the gradient reaching the lower layers is small). With BN every layer starts and stays
+# third layer's start very narrow (its sigmoids work in their almost linear middle, and
+# the gradient reaching the lower layers is small), then drift and widen many times over. With BN every layer starts and stays
 # at mean β, spread γ, whatever the layers below do.
 
 # %% tags=["widget"]

@@ -35,17 +35,14 @@
 # 6. write `update_running_stats` and `batchnorm_inference` yourself (graded).
 
 # %%
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from course_lib import batchnorm as bn
 from course_lib import checks, ema
+from course_lib import experiments as ex
 from course_lib import running_stats as rs
-from course_lib.data import digits
-from course_lib.network import MLP, train
-from course_lib.normalization import fit_normalizer, normalize
+from course_lib.network import MLP, sigmoid, train
 
 np.set_printoptions(precision=4, suppress=True)
 
@@ -78,12 +75,8 @@ np.set_printoptions(precision=4, suppress=True)
 # record the accuracy with statistics recomputed from the training set (section 6).
 
 # %%
-data = digits()
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # 4 pixels are constant in training: scale 1 (lesson 01)
-    mu, sigma = fit_normalizer(data.X_train)
-X, y = normalize(data.X_train, mu, sigma), data.y_train
-X_val, y_val = normalize(data.X_test, mu, sigma), data.y_test
+data = ex.digits_data()  # digits, inputs normalized with the training mean and std (lesson 01)
+X, y, X_val, y_val = data.X_train, data.y_train, data.X_val, data.y_val
 
 
 def recalibrated_accuracy(model):
@@ -530,7 +523,7 @@ print("outputs equal the shift beta1 for all 3:",
 # $g(\beta^{[3]})\,W^{[4]}+b^{[4]}$ ($g$ the sigmoid), the same for every input. The network then predicts one class for everything:
 
 # %%
-h = 1.0 / (1.0 + np.exp(-p["beta3"]))  # the last hidden layer's activations, any input
+h = sigmoid(p["beta3"])  # the last hidden layer's activations, any input
 constant_class = int(np.argmax(h @ p["W4"] + p["b4"]))
 print(f"every example gets class {constant_class}: accuracy {np.mean(y_val == constant_class):.4f}")
 

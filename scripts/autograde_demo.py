@@ -38,6 +38,7 @@ import textwrap
 import time
 import warnings
 from collections.abc import Callable
+from importlib import import_module
 from pathlib import Path
 
 import nbformat
@@ -112,7 +113,7 @@ def build_course(course_dir: Path, full: bool = False) -> dict[str, list[str]]:
     if course_dir.exists():
         shutil.rmtree(course_dir)
     if full:
-        lessons = {p.stem: [(p.stem, nbformat.read(p, as_version=4))] for p in paths}
+        lessons = release.one_assignment_per_lesson(paths)
     else:
         lessons = {SLICES: [(SLICES, merged_slices(paths))]}
     release.write_course(course_dir, lessons)
@@ -189,22 +190,13 @@ def _calls_reference(source: str, name: str) -> str:
     """A body that hands the work to course_lib's function of the same name (or, if
     there is none, leaves the exercise undone)."""
     modules = ("normalization", "descent", "batchnorm", "network", "running_stats", "ema")
-    found = [m for m in modules if callable(getattr(_import(f"course_lib.{m}"), name, None))]
+    found = [m for m in modules if callable(getattr(import_module(f"course_lib.{m}"), name, None))]
     params = re.search(rf"def {name}\((.*?)\):", source, re.S)
     if not found or not params:
         return "raise NotImplementedError()"
     module, params = found[0], params.group(1)
     args = ", ".join(p.split("=")[0].strip() for p in params.split(",") if p.strip())
     return f"from course_lib.{module} import {name} as done\nreturn done({args})"
-
-
-def _import(module: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ModuleNotFoundError:
-        return None
 
 
 STUDENTS: dict[str, Callable[[int, str | None], str]] = {

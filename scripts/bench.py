@@ -40,12 +40,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("MPLBACKEND", "Agg")  # this process draws nothing on screen
+import matplotlib
+import numpy as np
 
-import numpy as np  # noqa: E402
+matplotlib.use("Agg")  # this process draws nothing on screen
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import run_notebooks  # noqa: E402  (this script's folder is on sys.path)
 
 from course_lib.lessons import LESSONS  # noqa: E402
 
@@ -130,42 +133,28 @@ def _torch():
 
 def bench_notebooks() -> dict:
     import nbformat
-    from nbclient import NotebookClient
 
-    env_backend = os.environ.pop("MPLBACKEND", None)  # kernels inherit it: keep figures inline
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    run_notebooks.use_kernel_environment()
     notebooks = ROOT / "notebooks"
 
     def run(nb) -> float:
-        client = NotebookClient(
-            nb,
-            kernel_name="python3",
-            timeout=600,
-            resources={"metadata": {"path": str(notebooks)}},
-            record_timing=False,
-            store_widget_state=False,
-        )
         start = time.perf_counter()
-        client.execute()
+        run_notebooks.client(nb).execute()
         return time.perf_counter() - start
 
-    try:
-        empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
-        result = {"kernel_start_s": run(empty), "lessons": {}}
-        for lesson in LESSONS:
-            path = notebooks / f"{lesson.notebook}.ipynb"
-            if not path.exists():
-                result["lessons"][lesson.number] = {"notebook": path.name, "missing": True}
-                continue
-            seconds = run(nbformat.read(path, as_version=4))
-            result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
-            print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
-        done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
-        result["total_s"] = sum(done)
-        result["complete"] = len(done) == len(LESSONS)
-    finally:
-        if env_backend is not None:
-            os.environ["MPLBACKEND"] = env_backend
+    empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    result = {"kernel_start_s": run(empty), "lessons": {}}
+    for lesson in LESSONS:
+        path = notebooks / f"{lesson.notebook}.ipynb"
+        if not path.exists():
+            result["lessons"][lesson.number] = {"notebook": path.name, "missing": True}
+            continue
+        seconds = run(nbformat.read(path, as_version=4))
+        result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
+        print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
+    done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
+    result["total_s"] = sum(done)
+    result["complete"] = len(done) == len(LESSONS)
     return result
 
 

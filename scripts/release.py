@@ -178,9 +178,15 @@ def regions(source: str, begin: str, end: str) -> list[str]:
     return found
 
 
-def lesson_notebooks(selected: Sequence[str] = ()) -> list[Path]:
-    """The instructor notebooks ``notebooks/NN_*.ipynb``, or those starting with ``selected``."""
-    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+def one_assignment_per_lesson(paths: Iterable[Path]) -> dict[str, list]:
+    """{assignment: [(notebook name, notebook)]}: each lesson is an assignment of its own."""
+    return {p.stem: [(p.stem, nbformat.read(p, as_version=4))] for p in paths}
+
+
+def lesson_notebooks(selected: Sequence[str] = (), suffix: str = ".ipynb") -> list[Path]:
+    """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their ``.py`` sources, with
+    ``suffix=".py"``), or those whose names start with one of ``selected``."""
+    paths = sorted(NOTEBOOKS.glob(f"[0-9][0-9]_*{suffix}"))
     if selected:
         paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
     return paths
@@ -603,7 +609,7 @@ def build_release(
         raise SystemExit(f"no lesson notebook in notebooks/ matches {list(selected) or 'NN_*'}")
     if scratch and course_dir.exists():
         shutil.rmtree(course_dir)
-    lessons = {p.stem: [(p.stem, nbformat.read(p, as_version=4))] for p in paths}
+    lessons = one_assignment_per_lesson(paths)
     write_course(course_dir, lessons, overwrite_config=scratch)
     generate(course_dir, lessons)
     problems = check_release(course_dir, lessons)

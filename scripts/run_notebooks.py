@@ -22,6 +22,8 @@ import jupytext
 import nbformat
 from nbclient import NotebookClient
 
+import release  # this script's folder is on sys.path
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -29,11 +31,9 @@ KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "langua
 
 
 def lesson_sources(selected: list[str]) -> list[Path]:
-    sources = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.py"))
-    if selected:
-        sources = [p for p in sources if any(p.name.startswith(s) for s in selected)]
-        if not sources:
-            sys.exit(f"no notebook source matches {selected}")
+    sources = release.lesson_notebooks(selected, suffix=".py")
+    if selected and not sources:
+        sys.exit(f"no notebook source matches {selected}")
     return sources
 
 
@@ -46,8 +46,16 @@ def build(source: Path) -> nbformat.NotebookNode:
     return nb
 
 
-def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
-    client = NotebookClient(
+def use_kernel_environment() -> None:
+    """Set what a lesson's kernel inherits from this process: figures inline (no
+    MPLBACKEND, which would override the notebook's backend) and a fixed hash seed."""
+    os.environ.pop("MPLBACKEND", None)
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+
+
+def client(nb: nbformat.NotebookNode, timeout: int = 600) -> NotebookClient:
+    """A client that runs ``nb`` in a fresh python3 kernel started in notebooks/."""
+    return NotebookClient(
         nb,
         kernel_name="python3",
         timeout=timeout,
@@ -55,7 +63,10 @@ def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookN
         record_timing=False,
         store_widget_state=False,
     )
-    client.execute()
+
+
+def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
+    client(nb, timeout).execute()
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
@@ -91,8 +102,7 @@ def stable_outputs(cell_id: str, outputs: list) -> list:
 
 
 def main(argv: list[str]) -> int:
-    os.environ.pop("MPLBACKEND", None)  # the kernel inherits it: keep figures inline
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    use_kernel_environment()
     total = 0.0
     for source in lesson_sources(argv):
         start = time.perf_counter()

@@ -1,8 +1,39 @@
-"""Shared test settings."""
+"""Shared test settings, and the site build that two test modules read."""
 
+import os
+import sys
+from pathlib import Path
+
+import matplotlib
+import pytest
 from hypothesis import settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# The tools in scripts/ are tested as modules: `import release`, `import build_site`.
+sys.path.insert(0, str(ROOT / "scripts"))
+
+# Tests draw off-screen. Notebook kernels (nbval's, JupyterLab's in the browser tests)
+# inherit this environment and must draw inline as `make outputs` runs them: no
+# MPLBACKEND, a fixed hash seed.
+matplotlib.use("Agg")
+os.environ.pop("MPLBACKEND", None)
+os.environ.setdefault("PYTHONHASHSEED", "0")
 
 # Property tests draw the same examples on every run: a red CI is reproducible,
 # never a lucky draw. (`--hypothesis-seed` or another profile explores further.)
 settings.register_profile("course", derandomize=True, print_blob=True)
 settings.load_profile("course")
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """Every lesson as a slide deck and as a page (``make slides``, ``make html``), built
+    once into a temporary folder: (folder, decks, pages)."""
+    import build_site
+
+    out = tmp_path_factory.mktemp("site")
+    cache = ROOT / "build" / "vendor"
+    notebooks = ROOT / "notebooks"
+    decks = build_site.build_slides(notebooks, out / "slides", [], cache)
+    pages = build_site.build_html(notebooks, out / "html", [], cache)
+    return out, decks, pages

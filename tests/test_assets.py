@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+import make_assets
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def _declared() -> set[str]:
-    spec = importlib.util.spec_from_file_location("make_assets", ROOT / "scripts/make_assets.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return set(module.collect())
+    return set(make_assets.collect())
 
 
 def test_assets_match_the_declared_figures():

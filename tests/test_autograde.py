@@ -11,17 +11,16 @@ deletes its own functions and hands an exercise to the course_lib reference.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import sys
 from pathlib import Path
 
+import autograde_demo as demo
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import autograde_demo as demo  # noqa: E402
 
 release = demo.release
 LESSONS = release.lesson_notebooks()
@@ -53,6 +52,7 @@ def scores(course) -> dict[str, dict[str, tuple[float, float]]]:
     return demo.scores(course, A)
 
 
+@functools.cache  # read-only for its callers
 def _instructor() -> nbformat.NotebookNode:
     return demo.merged_slices(LESSONS)
 

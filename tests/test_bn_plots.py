@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import bn_plots  # noqa: E402
+from course_lib import bn_plots
 
 
 @pytest.mark.parametrize("shape", bn_plots.SHAPES)

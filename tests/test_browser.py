@@ -119,14 +119,12 @@ def lab(tmp_path_factory):
     )
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    env = dict(os.environ)
-    env.pop("MPLBACKEND", None)  # kernels inherit it: figures must stay inline
+    env = dict(os.environ)  # kernel settings (inline figures, hash seed): conftest.py
     env.update(
         JUPYTERLAB_SETTINGS_DIR=str(settings),
         JUPYTERLAB_WORKSPACES_DIR=str(top / "workspaces"),
         JUPYTER_RUNTIME_DIR=str(top / "runtime"),
         JUPYTER_CONFIG_DIR=str(top / "config"),
-        PYTHONHASHSEED="0",
     )
     port, token = _free_port(), secrets.token_hex(16)
     cmd = [
@@ -397,13 +395,6 @@ def test_lesson_runs_in_jupyterlab(lab: Lab, browser, lesson):
 # --------------------------------------------------------------------- slides and pages
 
 
-def _build_site_module():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _open_offline(browser, path: Path) -> tuple[Page, list[str]]:
     page = browser.new_page()
     failed: list[str] = []
@@ -438,14 +429,9 @@ def _wait_for_math(page: Page) -> dict:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """The first lesson built as a deck and as a page, into a temporary folder."""
-    out = tmp_path_factory.mktemp("site")
-    build_site = _build_site_module()
-    cache = ROOT / "build" / "vendor"
-    only = [LESSONS[0].number]
-    decks = build_site.build_slides(NOTEBOOKS, out / "slides", only, cache)
-    pages = build_site.build_html(NOTEBOOKS, out / "html", only, cache)
+def site(built_site):
+    """The first lesson's deck and page, and the pages' index (built in conftest.py)."""
+    out, decks, pages = built_site
     return decks[0], pages[0], out / "html" / "index.html"
 
 

@@ -3,20 +3,16 @@ gradient descent, the figures and the widget are built from them and react at on
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from course_lib import contours as C  # noqa: E402
-from course_lib import descent as D  # noqa: E402
-from course_lib.data import two_feature_data  # noqa: E402
-from course_lib.lessons import LESSONS  # noqa: E402
-from course_lib.normalization import fit_normalizer, normalize  # noqa: E402
+from course_lib import contours as C
+from course_lib import descent as D
+from course_lib.data import two_feature_data
+from course_lib.lessons import LESSONS
+from course_lib.normalization import fit_normalizer, normalize
 
 
 @pytest.fixture(scope="module")

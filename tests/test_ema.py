@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 
-import matplotlib
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -16,8 +15,6 @@ from hypothesis import strategies as st
 
 from course_lib import ema
 from course_lib.batchnorm import update_running_stats
-
-matplotlib.use("Agg")
 
 
 def unrolled(theta, beta, v0=0.0):

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-
-from course_lib import experiments as ex  # noqa: E402
-from course_lib import network_plots as npl  # noqa: E402
-from course_lib.network import train  # noqa: E402
+from course_lib import experiments as ex
+from course_lib import network_plots as npl
+from course_lib.network import train
 
 
 @pytest.fixture(scope="module")

@@ -4,8 +4,10 @@ notebooks, and stops on request."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -58,8 +60,5 @@ def test_make_lab_serves_the_course(tmp_path):
         proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
-            import os
-            import signal
-
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)

@@ -12,16 +12,15 @@ from __future__ import annotations
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
+import release
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
-import release  # noqa: E402
 
 LESSONS = release.lesson_notebooks()
 FIXTURE = ROOT / "tests" / "fixtures" / "mini_lesson.py"

@@ -4,13 +4,13 @@ self-contained (no remote script or stylesheet), with every lesson's formulas an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 import tarfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import build_site
 import pytest
 from bs4 import BeautifulSoup
 
@@ -24,23 +24,9 @@ REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 FORMULA = re.compile(r"\$\$(.+?)\$\$|(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$", re.DOTALL)
 
 
-def _build_site():
-    spec = importlib.util.spec_from_file_location("build_site", ROOT / "scripts" / "build_site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build_site = _build_site()
-
-
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site")
-    cache = ROOT / "build" / "vendor"
-    decks = build_site.build_slides(NOTEBOOKS, out / "slides", [], cache)
-    pages = build_site.build_html(NOTEBOOKS, out / "html", [], cache)
-    return out, decks, pages
+def built(built_site):
+    return built_site
 
 
 def _notebook(lesson) -> dict:
@@ -52,7 +38,7 @@ def _soup(path: Path) -> BeautifulSoup:
 
 
 def _outputs(path: Path) -> list[Path]:
-    return [*sorted(path.glob("*.html"))]
+    return sorted(path.glob("*.html"))
 
 
 def test_a_deck_and_a_page_per_lesson(built):
@@ -109,13 +95,6 @@ def test_vendored_stylesheets_import_nothing_remote(built, kind):
     for sheet in sheets:
         text = sheet.read_text(encoding="utf-8", errors="replace")
         assert not re.search(r"(@import|url\()\s*['\"]?\s*(https?:)?//", text), sheet.name
-
-
-def _deck_and_page(out: Path, lesson) -> tuple[Path, Path]:
-    return (
-        out / "slides" / f"{lesson.notebook}.slides.html",
-        out / "html" / f"{lesson.notebook}.html",
-    )
 
 
 def _formulas(nb: dict) -> list[str]:
