@@ -9,17 +9,26 @@ from __future__ import annotations
 import numpy as np
 
 
+def real_array(x: object, name: str) -> np.ndarray:
+    """``np.asarray(x)`` after checking it holds real numbers (or booleans): text,
+    objects and complex numbers (whose imaginary part would be dropped) are refused."""
+    arr = np.asarray(x)
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
 def as_matrix(x: object, name: str, *, min_rows: int = 1, check_finite: bool = True) -> np.ndarray:
     """Return ``x`` as a finite 2-D float array of shape (m, n) with m >= min_rows.
 
     Float32 stays float32; integers and everything else become float64. The
     result may share memory with ``x``: callers must not write into it.
     """
-    arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    arr = real_array(x, name)
     if arr.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (m examples, n features), got ndim={arr.ndim} "
@@ -51,11 +60,7 @@ def as_vector(x: object, name: str, n: int, *, dtype: np.dtype | None = None) ->
 
     A (1, n) row is accepted and flattened, since broadcasting code often keeps one.
     """
-    arr = np.asarray(x)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"{name} must be a numeric array, got dtype {arr.dtype}")
+    arr = real_array(x, name)
     if arr.ndim == 2 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 1 or arr.shape[0] != n:

@@ -35,7 +35,7 @@ from typing import Literal
 import numpy as np
 
 from . import gradcheck
-from ._validation import as_matrix, as_vector, check_positive
+from ._validation import as_matrix, as_vector, check_positive, real_array
 from .normalization import fit_normalizer, normalize
 
 __all__ = [
@@ -75,11 +75,7 @@ def _float_matrix(X: object, name: str = "X") -> np.ndarray:
 
 
 def _targets(y: object, m: int, loss: str = "squared") -> np.ndarray:
-    arr = np.asarray(y)
-    if arr.dtype == object or not (
-        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
-    ):
-        raise ValueError(f"y must be a numeric array, got dtype {arr.dtype}")
+    arr = real_array(y, "y")
     if arr.ndim == 2 and 1 in arr.shape:
         arr = arr.reshape(-1)
     if arr.ndim != 1 or arr.shape[0] != m:
@@ -218,7 +214,8 @@ def gradient_descent_step(
     """
     lr = check_positive(lr, "lr")
     dw, db = _GRADIENTS[_loss_name(loss)](X, y, w, b)
-    return np.asarray(w, dtype=np.float64) - lr * dw, _bias(b) - lr * db
+    w = as_vector(w, "w", len(dw), dtype=np.float64)  # a (1, n) row comes back as (n,)
+    return w - lr * dw, _bias(b) - lr * db
 
 
 # ------------------------------------------------------------------ gradient descent

@@ -46,14 +46,19 @@ BN_POSITIONS = ("before", "after")
 
 
 # ------------------------------------------------------------------ activations
+# Caps below the largest x whose e^x is finite: 709.78 (float64), 88.72 (float32).
+_EXP_CAP = {np.dtype(np.float64): 700.0, np.dtype(np.float32): 88.0}
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function 1 / (1 + e^-z), element-wise, accurate to the last digits.
 
-    e^-z is computed with -z capped at 700, so that no overflow (and no warning)
-    happens for very negative z; the result there is below 1e-304 instead of 0.
+    e^-z is computed with -z capped (at 700 in float64, 88 in float32), so that no
+    overflow (and no warning) happens for very negative z; the result there is below
+    1e-304 (float64) or 1e-38 (float32) instead of 0. The output has z's dtype.
     """
     out = np.negative(z)
-    np.minimum(out, 700.0, out=out)
+    np.minimum(out, _EXP_CAP.get(out.dtype, 700.0), out=out)
     np.exp(out, out=out)
     out += 1.0
     np.reciprocal(out, out=out)

@@ -108,6 +108,10 @@ def test_step_is_old_params_minus_lr_times_gradient(seed, lr, loss):
     w_new, b_new = D.gradient_descent_step(X, y, w, b, lr, loss=loss)
     np.testing.assert_allclose(w_new, w - lr * dw, rtol=1e-12, atol=1e-14)
     assert b_new == pytest.approx(b - lr * db, rel=1e-12, abs=1e-14)
+    # w given as a (1, n) row, which every function accepts: the new w is still (n,)
+    w_row, _ = D.gradient_descent_step(X, y, w.reshape(1, -1), b, lr, loss=loss)
+    assert w_row.shape == w.shape
+    np.testing.assert_array_equal(w_row, w_new)
 
 
 # --------------------------------------------------------------------------- gradient descent
@@ -363,6 +367,9 @@ def test_no_input_is_modified():
         (lambda X, y, w: D.compare_iterations(X, y > 0, loss="logistic"), "target_cost"),
         (lambda X, y, w: D.compare_iterations(X, y, max_iter=0), "max_iter"),
         (lambda X, y, w: D.compare_iterations(X, y, factors=(0.5, -1.0)), "factors"),
+        (lambda X, y, w: D.squared_error_cost(X, y + 1j, w, 0.0), "y must hold real numbers"),
+        (lambda X, y, w: D.squared_error_cost(X + 0j, y, w, 0.0), "X must hold real numbers"),
+        (lambda X, y, w: D.squared_error_cost(X, y, w * 1j, 0.0), "w must hold real numbers"),
     ],
 )
 def test_bad_input_gives_a_clear_error(call, match):

@@ -555,6 +555,14 @@ def test_sigmoid_saturates_without_warnings():
         s = sigmoid(np.array([-1e4, -40.0, 0.0, 1e4]))
     assert s[0] < 1e-300 and s[1] == pytest.approx(math.exp(-40), rel=1e-14)
     np.testing.assert_array_equal(s[2:], [0.5, 1.0])
+    # float32 overflows from e^88.8 on: a float32 network saturates quietly too
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s32 = sigmoid(np.array([-1e4, -100.0, -20.0, 0.0, 100.0], dtype=np.float32))
+    assert s32.dtype == np.float32
+    assert 0.0 < s32[0] == s32[1] < 1e-37
+    assert s32[2] == pytest.approx(math.exp(-20), rel=1e-6)
+    np.testing.assert_array_equal(s32[3:], [0.5, 1.0])
 
 
 def test_bn_layer_forward_is_sigmoid_of_batchnorm_of_the_product():

@@ -167,6 +167,7 @@ GOOD = np.arange(12.0).reshape(4, 3) ** 1.5
         (np.array([[1.0, np.inf], [2.0, -np.inf]]), r"X contains 2 NaN or infinite"),
         (np.array([["a", "b"], ["c", "d"]]), r"X must be a numeric array"),
         ([[1.0, None], [2.0, 3.0]], r"X must be a numeric array"),
+        (np.array([[1.0, 2j], [2.0, 3.0]]), r"X must hold real numbers, got dtype complex128"),
     ],
 )
 def test_fit_normalizer_errors(X, match):
