@@ -1,20 +1,15 @@
 """The lesson-02 checkers: correct functions pass, every typical mistake is rejected
-with a hint that names it, and nothing a learner writes makes a checker raise."""
+with a hint that names it. Hostile functions (raising, looping, exiting, ...):
+tests/test_checks_hostile.py."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import numpy as np
 import pytest
 
-from course_lib import checks
 from course_lib.checks import CheckResult
 from course_lib.checks.descent import check_gradient_descent_step, check_largest_stable_lr
 from course_lib.descent import gradient_descent_step, largest_stable_lr
-
-FAST = 0.3  # seconds per call: the endless-loop tests wait this long
 
 
 # --------------------------------------------------------------------------- correct code
@@ -69,11 +64,6 @@ def test_correct_lr_passes(fn):
     result = check_largest_stable_lr(fn)
     assert result, str(result)
     assert result.cases_run == 4
-
-
-def test_checkers_are_reachable_from_the_package():
-    assert checks.check_gradient_descent_step is check_gradient_descent_step
-    assert checks.check_largest_stable_lr is check_largest_stable_lr
 
 
 # --------------------------------------------------------------------------- typical mistakes
@@ -156,6 +146,8 @@ def test_step_mistakes_are_named(fn, words):
     assert not result
     for w in words:
         assert w in result.hint, result.hint
+    if fn in CAUGHT_ON_THE_FIRST_CASE:
+        assert result.cases_run == 0
     with pytest.raises(AssertionError, match="Hint"):
         result.assert_ok()
 
@@ -208,6 +200,13 @@ def lr_all_eigenvalues(X):
     return 2 / np.linalg.eigvalsh(_h(X))  # an array instead of the bound
 
 
+# The first cases are built so that each of these mistakes differs from the answer.
+CAUGHT_ON_THE_FIRST_CASE = {
+    *(step_sign, step_no_mean, step_sequential, step_factor_two, step_no_lr),
+    *(lr_lambda_min, lr_no_two, lr_no_ones, lr_covariance, lr_diagonal),
+}
+
+
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
@@ -229,115 +228,5 @@ def test_lr_mistakes_are_named(fn, words):
     assert not result
     for w in words:
         assert w in result.hint, result.hint
-
-
-def test_each_mistake_is_caught_on_the_first_case():
-    """The first cases are built so that every listed mistake differs from the answer."""
-    for fn in (step_sign, step_no_mean, step_sequential, step_factor_two, step_no_lr):
-        assert check_gradient_descent_step(fn).cases_run == 0
-    for fn in (lr_lambda_min, lr_no_two, lr_no_ones, lr_covariance, lr_diagonal):
-        assert check_largest_stable_lr(fn).cases_run == 0
-
-
-# --------------------------------------------------------------------------- hostile code
-def raises(*args):
-    raise RuntimeError("boom")
-
-
-def not_implemented(*args):
-    raise NotImplementedError()
-
-
-def returns_none(*args):
-    return None
-
-
-def returns_words(*args):
-    return ["w", "b"] if len(args) > 1 else "two over lambda"
-
-
-def returns_nan(*args):
-    if len(args) == 1:
-        return float("nan")
-    return np.full(args[2].shape, np.nan), np.nan
-
-
-def returns_wrong_shape(*args):
-    return (np.zeros(7), np.zeros(2)) if len(args) > 1 else np.zeros((2, 2))
-
-
-def returns_generator(*args):
-    return (a for a in args)
-
-
-def prints_and_is_wrong(*args):
-    print("debugging output")
-    return returns_wrong_shape(*args)
-
-
-def mutates_X(*args):
-    args[0][0, 0] = 1e6
-    return returns_wrong_shape(*args)
-
-
-def loops_forever(*args):
-    while True:
-        pass
-
-
-def exits(*args):
-    sys.exit(3)
-
-
-def hard_exit(*args):
-    os._exit(0)
-
-
-def keyboard_interrupt(*args):
-    raise KeyboardInterrupt
-
-
-def no_arguments():
-    return 1
-
-
-class Evil:
-    def __array__(self, *a, **k):
-        raise RuntimeError("no array for you")
-
-    def __float__(self):
-        raise RuntimeError("no float either")
-
-
-def returns_evil(*args):
-    return Evil() if len(args) == 1 else (Evil(), Evil())
-
-
-HOSTILE = [
-    (raises, "raised RuntimeError: boom"),
-    (not_implemented, "not written yet"),
-    (returns_none, "None"),
-    (returns_words, "expected"),
-    (returns_nan, "NaN"),
-    (returns_wrong_shape, "shape"),
-    (returns_generator, ""),
-    (prints_and_is_wrong, "it printed"),
-    (mutates_X, "modified its input X"),
-    (loops_forever, "did not return within"),
-    (exits, "SystemExit"),
-    (hard_exit, "ended the process"),
-    (keyboard_interrupt, "KeyboardInterrupt"),
-    (no_arguments, "TypeError"),
-    (returns_evil, ""),
-    (42, "pass your function itself"),
-    (None, "pass your function itself"),
-]
-
-
-@pytest.mark.parametrize("checker", [check_gradient_descent_step, check_largest_stable_lr])
-@pytest.mark.parametrize(("fn", "words"), HOSTILE, ids=lambda v: getattr(v, "__name__", str(v)))
-def test_hostile_functions_never_make_the_checker_raise(checker, fn, words):
-    result = checker(fn, timeout=FAST)
-    assert isinstance(result, CheckResult) and not result
-    assert words in (result.hint or "") + " ".join(result.details), str(result)
-    str(result), result._repr_html_()  # both displays work
+    if fn in CAUGHT_ON_THE_FIRST_CASE:
+        assert result.cases_run == 0

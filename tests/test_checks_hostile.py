@@ -5,9 +5,10 @@ takes (``check_batchnorm_backward`` takes two), the reference implementation is
 wrapped into hostile variants: it raises, returns None, a list, a wrong shape,
 text or complex numbers, NaN, mutates its inputs, prints instead of returning,
 is slow, loops forever, ends the process. The checker must return a falsy
-``CheckResult`` with a hint, never raise, never hang (a watchdog turns a hang
-into a test failure). The reference itself must pass, and a function that
-prints but returns the right values must pass too (printing is not wrong).
+``CheckResult`` whose hint says what the variant did (``HOSTILE``, and the exact
+wording of a lesson in ``LESSON_WORDING``), never raise, never hang (a watchdog
+turns a hang into a test failure). The reference itself must pass, and a function
+that prints but returns the right values must pass too (printing is not wrong).
 
 Also: ``CheckResult`` shows itself well (concise text and HTML, green on
 success) and ``call_safely`` keeps the caller's process clean.
@@ -27,7 +28,6 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
-import course_lib
 from course_lib import checks
 from course_lib.checks import _core
 from course_lib.checks._core import CheckResult, call_safely
@@ -194,6 +194,28 @@ def _interrupts(ref):
     return fn
 
 
+def _not_written(ref):
+    def fn(*args, **kwargs):
+        raise NotImplementedError
+
+    return fn
+
+
+def _no_arguments(ref):
+    def fn():
+        return 1
+
+    return fn
+
+
+def _prints_and_is_wrong(ref):
+    def fn(*args, **kwargs):
+        print("debugging output")
+        return _map_outputs(ref(*args, **kwargs), lambda a: np.zeros(a.shape + (2,)))
+
+    return fn
+
+
 class _NoArray:
     """A return value that refuses every conversion to numbers."""
 
@@ -202,6 +224,16 @@ class _NoArray:
 
     def __float__(self):
         raise RuntimeError("no float")
+
+    def __len__(self):
+        raise RuntimeError("no len")
+
+
+class _ExitsWhenReadBack:
+    """A return value whose unpickling, in the checker's process, calls sys.exit."""
+
+    def __reduce__(self):
+        return (sys.exit, (3,))
 
 
 def _recurses(ref):
@@ -248,35 +280,85 @@ def _first_only(value):
 
 
 HOSTILE: dict[str, tuple[Callable, tuple[str, ...]]] = {
-    # name: (make_variant(reference), words one of which the hint must contain)
-    "raises": (_raises, ("raised", "runtimeerror")),
-    "returns None": (_returning(lambda v: None), ("none",)),
-    "returns a list of numbers": (_returning(lambda v: [1.0, 2.0, 3.0]), ("",)),
+    # name: (make_variant(reference), words one of which the hint or a detail must contain)
+    "raises": (_raises, ("the function raised RuntimeError: hostile failure",)),
+    "raises NotImplementedError": (_not_written, ("not written yet",)),
+    "is called without arguments": (_no_arguments, ("the function raised TypeError",)),
+    "returns None": (_returning(lambda v: None), ("the function returned None",)),
+    "returns a list of numbers": (_returning(lambda v: [1.0, 2.0, 3.0]), ("list", "shape")),
+    "returns a string": (_returning(lambda v: "hello"), ("str 'hello'",)),
     "wrong shape": (
         _returning(lambda v: _map_outputs(v, lambda a: np.zeros(a.shape + (2,)))),
-        ("shape", "pair", "values"),
+        ("has shape",),
     ),
-    "text dtype": (_returning(lambda v: _map_outputs(v, lambda a: a.astype(str))), ("",)),
-    "complex dtype": (_returning(lambda v: _map_outputs(v, lambda a: a + 1j)), ("",)),
+    "text dtype": (
+        _returning(lambda v: _map_outputs(v, lambda a: a.astype(str))),
+        ("array of text",),
+    ),
+    "complex dtype": (
+        _returning(lambda v: _map_outputs(v, lambda a: a + 1j)),
+        ("complex numbers, dtype complex128",),
+    ),
     "NaN": (
         _returning(lambda v: _map_outputs(v, lambda a: np.full(a.shape, np.nan))),
-        ("nan",),
+        ("contains NaN or inf",),
     ),
-    "first output only": (_returning(_first_only), ("",)),
-    "mutates its input": (_mutating, ("modified", "must work first")),
-    "prints instead of returning": (_prints_instead, ("none", "printed")),
-    "slow": (_slow, ("within", "too slow", "failed")),
-    "loops forever": (_loops, ("within", "too slow", "failed")),
-    "ends the process": (_exits, ("ended the process", "failed")),
-    "calls sys.exit": (_sys_exit, ("systemexit", "failed")),
-    "raises KeyboardInterrupt": (_interrupts, ("keyboardinterrupt", "failed")),
+    "first output only": (_returning(_first_only), ("shape", "values", "pair")),
+    "mutates its input": (_mutating, ("the function modified its input",)),
+    "prints instead of returning": (_prints_instead, ("the function returned None",)),
+    "prints, then returns a wrong shape": (_prints_and_is_wrong, ("has shape",)),
+    "slow": (_slow, (f"did not return within {FAST:g} s",)),
+    "loops forever": (_loops, (f"did not return within {FAST:g} s",)),
+    "ends the process": (
+        _exits,
+        ("the function ended the process (exit or crash) instead of returning",),
+    ),
+    "calls sys.exit": (_sys_exit, ("the function raised SystemExit: 3",)),
+    "raises KeyboardInterrupt": (_interrupts, ("the function raised KeyboardInterrupt",)),
     "returns an object that is no array": (
         _returning(lambda v: _map_outputs(v, lambda a: _NoArray())),
-        ("",),
+        ("_NoArray object",),
     ),
-    "infinite recursion": (_recurses, ("recursion",)),
-    "generator": (_generator, ("",)),
+    "returns an object that exits when read back": (
+        _returning(lambda v: _ExitsWhenReadBack()),
+        ("return value could not be read back (SystemExit)",),
+    ),
+    "infinite recursion": (_recurses, ("the function raised RecursionError",)),
+    "generator": (_generator, ("generator", "pair")),
+    "returns a function": (_returning(lambda v: lambda: 1), ("a function", "pair")),
     "calls the course_lib reference": (_hands_over, ("calls course_lib's",)),
+}
+
+# The variants that print: the failure shows (the start of) what they printed.
+PRINTING = {
+    "prints instead of returning": "(it printed: 'the answer is ",
+    "prints, then returns a wrong shape": "(it printed: 'debugging output')",
+}
+
+# The exact wording of a lesson's hint, per (checker, variant): all of these too.
+LESSON_WORDING: dict[tuple[str, str], tuple[str, ...]] = {
+    ("check_fit_normalizer", "raises"): ("RuntimeError: hostile failure",),
+    ("check_normalize", "returns None"): ("forget to `return` its result? Write `return X_norm`",),
+    ("check_normalize", "loops forever"): ("look for an endless loop",),
+    ("check_gradient_descent_step", "returns None"): ("Write `return w_new, b_new`",),
+    ("check_gradient_descent_step", "text dtype"): ("w_new is an array of text", "expected"),
+    ("check_gradient_descent_step", "mutates its input"): ("modified its input X:",),
+    ("check_largest_stable_lr", "returns a string"): ("the learning rate is str", "expected"),
+    ("check_largest_stable_lr", "mutates its input"): ("modified its input X:",),
+    ("check_bn_layer_forward", "returns a list of numbers"): ("A is a list",),
+    ("check_bn_layer_forward", "mutates its input"): ("modified its input A_prev:",),
+    ("check_bn_layer_forward", "loops forever"): ("look for an endless loop",),
+    ("check_update_running_stats", "mutates its input"): ("modified its input running_mean:",),
+    ("check_update_running_stats", "first output only"): ("return 2 values",),
+    ("check_batchnorm_inference", "mutates its input"): ("modified its input z:",),
+    ("check_batchnorm_forward", "returns None"): ("Write `return out, cache`",),
+    ("check_batchnorm_backward", "returns None"): ("Write `return",),
+}
+
+# What a checker says when it is given something else than a function.
+NOT_A_FUNCTION_WORDING = {
+    "check_batchnorm_forward": "pass your function, got",
+    "check_batchnorm_backward": "must be a function, got",
 }
 
 NEVER_RETURN = ("slow", "loops forever")
@@ -290,10 +372,34 @@ HOSTILE_CASES = [
 ]
 
 
+# Every checker, by lesson module.
+EXPECTED_CHECKERS = {
+    "normalization": ("check_fit_normalizer", "check_normalize"),
+    "descent": ("check_gradient_descent_step", "check_largest_stable_lr"),
+    "batchnorm": ("check_batchnorm_forward", "check_batchnorm_backward"),
+    "network": ("check_bn_layer_forward",),
+    "running_stats": ("check_update_running_stats", "check_batchnorm_inference"),
+}
+
+
 def test_every_lesson_module_has_checkers():
-    assert len(CHECKERS) >= 6, sorted(CHECKERS)
-    for name in ("check_fit_normalizer", "check_normalize", "check_batchnorm_forward"):
-        assert name in CHECKERS
+    assert set(CHECKERS) == {n for names in EXPECTED_CHECKERS.values() for n in names}
+    assert tuple(EXPECTED_CHECKERS) == checks._LESSON_MODULES
+
+
+def test_the_tables_name_real_checkers_and_variants():
+    assert all(name in CHECKERS and variant in HOSTILE for name, variant in LESSON_WORDING)
+    assert set(PRINTING) <= set(HOSTILE) and set(NEVER_RETURN) <= set(HOSTILE)
+    assert set(NOT_A_FUNCTION_WORDING) <= set(CHECKERS)
+
+
+def test_every_checker_is_exported_by_course_lib_checks():
+    assert checks.CheckResult is CheckResult
+    assert set(CHECKERS) <= set(checks.__all__)
+    for module, names in EXPECTED_CHECKERS.items():
+        mod = importlib.import_module(f"course_lib.checks.{module}")
+        for name in names:
+            assert getattr(checks, name) is getattr(mod, name) is CHECKERS[name], name
 
 
 @pytest.mark.parametrize("name", CHECKERS)
@@ -302,6 +408,9 @@ def test_checker_is_reachable_and_accepts_the_reference(name):
     result = run_checker(name, *references(name), timeout=None)
     assert isinstance(result, CheckResult) and result, str(result)
     assert result.cases_run >= 3
+    # It names the exercise: the function it checks, or the last one (a backward).
+    exercise = references(name)[-1].__name__
+    assert str(result) == f"✔ {exercise}: all {result.cases_run} checks passed."
 
 
 @pytest.mark.parametrize("name", CHECKERS)
@@ -338,11 +447,17 @@ def test_hostile_function_gets_a_falsy_result_with_a_hint(name, pos, variant):
     assert isinstance(result, CheckResult)
     assert not result, f"{variant} was accepted"
     assert result.hint and result.case, str(result)
-    text = str(result).lower()
-    # A backward checker given a broken forward says so: also a precise hint.
-    words = (*words, "batchnorm_forward must work first")
-    assert any(w in text for w in words), f"hint should say one of {words}: {result}"
-    assert "the checker itself" not in text, f"the checker broke: {result}"
+    said = " ".join([result.hint, *result.details])  # not the case's label
+    assert any(w in said for w in words), f"hint should say one of {words}: {result}"
+    if pos < len(refs) - 1:  # a backward checker given a broken forward says so first
+        assert result.hint.startswith("batchnorm_forward must work first ("), str(result)
+    for wording in LESSON_WORDING.get((name, variant), ()):
+        assert wording in result.hint, str(result)
+    if variant in PRINTING:
+        assert any(d.startswith(PRINTING[variant]) for d in result.details), str(result)
+    assert "raised the function" not in said, f"not an exception, said as one: {result}"
+    assert "the checker itself" not in said, f"the checker broke: {result}"
+    text = str(result)
     assert len(text) < 1500 and result._repr_html_().startswith("<div")
 
 
@@ -352,6 +467,8 @@ def test_not_a_function(name, not_a_function):
     n = len(_function_params(CHECKERS[name]))
     result = run_checker(name, *([not_a_function] * n))
     assert not result and result.hint
+    assert NOT_A_FUNCTION_WORDING.get(name, "pass your function itself, got") in result.hint
+    assert result._repr_html_().startswith("<div")
 
 
 def test_a_slow_function_is_stopped_by_the_budget_of_the_whole_check():
@@ -383,7 +500,7 @@ def test_call_safely_reports_mutation_inside_containers_and_keywords():
     assert out.mutated == [0] and a[0] == 0.0  # the child had its own copy
     out = call_safely(mutates_keyword, 1.0, scale={"w": np.ones(2)}, timeout=5)
     assert out.mutated_kwargs == ["scale"]
-    problem = _core.outcome_problem(out, (1.0,), ("x",), 5)
+    problem = _core.outcome_problem(out, ("x",), 5)
     assert "modified its input scale" in problem
 
 
@@ -422,12 +539,31 @@ def test_call_safely_kills_the_child_when_the_caller_is_interrupted(tmp_path):
 
 def test_call_safely_survives_what_the_function_does_to_its_process():
     assert "ended the process" in call_safely(lambda: os._exit(0), timeout=5).error
-    assert "ended the process" in call_safely(lambda: sys.exit(0), timeout=5).error or (
-        "SystemExit" in call_safely(lambda: sys.exit(0), timeout=5).error
-    )
+    assert "SystemExit" in call_safely(lambda: sys.exit(0), timeout=5).error
     assert "KeyboardInterrupt" in call_safely(_raise_keyboard_interrupt, timeout=5).error
     value = call_safely(lambda: lambda: 1, timeout=5).value
     assert "function" in _core.describe_value(value)
+
+
+def test_a_value_that_exits_when_read_back_does_not_end_the_caller():
+    """Unpickling the returned value runs code in the caller's process: its
+    __reduce__ may call sys.exit; the caller gets a readable error instead."""
+    out = call_safely(_ExitsWhenReadBack, timeout=5)
+    assert not out.ok and "could not be read back (SystemExit)" in out.error
+    problem = _core.outcome_problem(out, (), 5)
+    assert problem == out.error and not problem.startswith("the function raised")
+
+
+class _ExitsWhenConverted:
+    """A return value whose conversion to an array, in the checker's process, exits."""
+
+    def __array__(self, *args, **kwargs):
+        sys.exit(4)
+
+
+def test_a_value_that_exits_when_converted_does_not_end_the_checker():
+    result = checks.check_normalize(lambda X, mu, sigma: _ExitsWhenConverted(), timeout=SAFE)
+    assert not result and "SystemExit" in result.hint
 
 
 def _raise_keyboard_interrupt():
@@ -466,7 +602,25 @@ def test_time_budget_cuts_each_call():
     with _core.time_budget(0.0):
         out = call_safely(lambda: 1, timeout=5)
     assert out.timed_out and out.over_budget
-    assert "too slow" in _core.outcome_problem(out, (), (), 5)
+    assert "too slow" in _core.outcome_problem(out, (), 5)
+
+
+def test_a_broadcasting_error_gets_the_axis_hint():
+    def centre_by_rows(X, mu, sigma):
+        return (X - X.mean(axis=1)) / sigma  # (m, n) - (m,): broadcasts only if m == n
+
+    result = checks.check_normalize(centre_by_rows, timeout=SAFE)
+    assert not result and "could not be broadcast" in result.hint, str(result)
+    assert "statistics over the wrong axis? Rows are examples" in result.hint
+
+
+def test_a_single_number_per_output_gets_the_axis_hint():
+    result = checks.check_fit_normalizer(lambda X: (X.mean(), X.std()), timeout=SAFE)
+    assert not result
+    assert result.hint.endswith(
+        "has shape (), expected (2,): a single number for the whole matrix; "
+        "compute one value per feature with axis=0"
+    ), str(result)
 
 
 @pytest.mark.parametrize(
@@ -512,14 +666,3 @@ def test_check_result_shows_green_on_success_and_the_hint_on_failure():
     assert "#b42318" in page and "&lt;X&gt;" in page and "<X>" not in page
     with pytest.raises(AssertionError, match="divide by σ"):
         bad.assert_ok()
-
-
-def test_the_package_exposes_the_checkers_lazily():
-    assert course_lib.checks.CheckResult is CheckResult
-    with pytest.raises(AttributeError):
-        checks.check_no_such_exercise  # noqa: B018
-
-
-def test_every_checker_is_exported_by_course_lib_checks():
-    assert set(CHECKERS) <= set(checks.__all__)
-    assert all(getattr(checks, name) is fn for name, fn in CHECKERS.items())

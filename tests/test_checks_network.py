@@ -1,4 +1,5 @@
-"""The lesson-04 checker accepts correct layers, names each typical mistake, never raises."""
+"""The lesson-04 checker accepts correct layers and names each typical mistake.
+That it never raises, whatever the layer does: tests/test_checks_hostile.py."""
 
 from __future__ import annotations
 
@@ -45,13 +46,8 @@ def test_accepts_the_reference_and_a_learner_solution():
     assert _check(bn_layer_forward)
     result = _check(good_layer)
     assert result and result.cases_run == 5
-    assert "passed" in str(result)
+    assert "passed" in str(result) and "bn_layer_forward" in str(result)
     result.assert_ok()
-
-
-def test_is_found_through_the_checks_package():
-    assert checks.check_bn_layer_forward is not None
-    assert "bn_layer_forward" in str(checks.check_bn_layer_forward(good_layer, timeout=TIMEOUT))
 
 
 MUTANTS = {
@@ -122,45 +118,6 @@ def test_a_bias_added_before_bn_is_harmless_and_accepted():
         return sig(_bn(A @ W + 3.0, g, b, eps))
 
     assert _check(with_bias)
-
-
-def test_hostile_functions_get_a_hint_and_never_raise():
-    def raises(*a, **k):
-        raise RuntimeError("boom")
-
-    def returns_none(*a, **k):
-        return None
-
-    def returns_list(A, W, g, b, eps=1e-5):
-        return good_layer(A, W, g, b, eps).tolist()
-
-    def wrong_shape(A, W, g, b, eps=1e-5):
-        return good_layer(A, W, g, b, eps).T
-
-    def nan(A, W, g, b, eps=1e-5):
-        return np.full((A.shape[0], W.shape[1]), np.nan)
-
-    def mutates(A, W, g, b, eps=1e-5):
-        out = good_layer(A, W, g, b, eps)
-        A -= A.mean(0)
-        return out
-
-    def loops(*a, **k):
-        while True:
-            pass
-
-    def not_written(*a, **k):
-        raise NotImplementedError()
-
-    _assert_rejected(_check(raises), "RuntimeError")
-    _assert_rejected(_check(returns_none), "None")
-    _assert_rejected(_check(returns_list), "list")
-    _assert_rejected(_check(wrong_shape), "shape")
-    _assert_rejected(_check(nan), "NaN")
-    _assert_rejected(_check(mutates), "modified its input A_prev")
-    _assert_rejected(_check(loops, timeout=0.5), "endless loop")
-    _assert_rejected(_check(not_written), "not written yet")
-    _assert_rejected(checks.check_bn_layer_forward("not a function"), "function")
 
 
 def test_a_learner_that_prints_still_passes():

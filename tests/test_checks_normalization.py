@@ -1,21 +1,16 @@
 """The lesson-01 checkers: correct functions pass, every typical mistake is rejected
-with a hint that names it, and nothing a learner writes makes a checker raise."""
+with a hint that names it, and the learner's function runs in a child process.
+Hostile functions (raising, looping, exiting, ...): tests/test_checks_hostile.py."""
 
 from __future__ import annotations
-
-import os
-import sys
 
 import numpy as np
 import pytest
 from sklearn.preprocessing import StandardScaler
 
-from course_lib import checks
 from course_lib.checks import CheckResult
 from course_lib.checks.normalization import check_fit_normalizer, check_normalize
 from course_lib.normalization import fit_normalizer, normalize
-
-FAST = 0.3  # seconds per call: the endless-loop tests wait this long
 
 
 # --------------------------------------------------------------------------- correct code
@@ -69,11 +64,6 @@ def test_correct_normalize_passes(fn):
     result = check_normalize(fn)
     assert result, str(result)
     assert result.cases_run == 5
-
-
-def test_checkers_are_reachable_from_the_package():
-    assert checks.check_fit_normalizer is check_fit_normalizer
-    assert checks.check_normalize is check_normalize
 
 
 # --------------------------------------------------------------------------- typical mistakes
@@ -213,13 +203,10 @@ def test_normalize_mistakes_are_named(fn, words):
     assert not result
     for w in words:
         assert w in result.hint, result.hint
-
-
-def test_own_statistics_is_caught_on_the_test_set_case():
-    """It agrees on the training set (its own statistics are the right ones) and is
-    caught where the test set's statistics differ."""
-    result = check_normalize(norm_own_statistics)
-    assert result.cases_run == 1 and "test set" in result.case
+    if fn is norm_own_statistics:
+        # It agrees on the training set (its own statistics are the right ones) and
+        # is caught where the test set's statistics differ.
+        assert result.cases_run == 1 and "test set" in result.case
 
 
 def test_single_example_own_statistics_points_at_division_by_zero():
@@ -235,119 +222,7 @@ def test_single_example_own_statistics_points_at_division_by_zero():
     assert "division by zero" in result.hint
 
 
-# --------------------------------------------------------------------------- hostile code
-def raises(*args):
-    raise RuntimeError("boom")
-
-
-def not_implemented(*args):
-    raise NotImplementedError()
-
-
-def returns_none(*args):
-    return None
-
-
-def returns_list_of_words(*args):
-    return ["mu", "sigma"]
-
-
-def returns_string(*args):
-    return "normalized"
-
-
-def returns_nan(*args):
-    X = args[0]
-    return (np.full(X.shape[1], np.nan),) * 2 if len(args) == 1 else np.full(X.shape, np.nan)
-
-
-def returns_wrong_shape(*args):
-    return (np.zeros(7), np.ones(7)) if len(args) == 1 else np.zeros((7, 7))
-
-
-def returns_generator(*args):
-    return (x for x in args)
-
-
-def prints_and_is_wrong(*args):
-    print("debugging output")
-    return returns_wrong_shape(*args)
-
-
-def loops_forever(*args):
-    while True:
-        pass
-
-
-def exits(*args):
-    sys.exit(3)
-
-
-def hard_exit(*args):
-    os._exit(0)
-
-
-def keyboard_interrupt(*args):
-    raise KeyboardInterrupt
-
-
-def no_arguments():
-    return 1
-
-
-class Evil:
-    def __array__(self, *a, **k):
-        raise RuntimeError("no array for you")
-
-    def __len__(self):
-        raise RuntimeError("no len either")
-
-
-def returns_evil(*args):
-    return Evil()
-
-
-HOSTILE = [
-    raises,
-    not_implemented,
-    returns_none,
-    returns_list_of_words,
-    returns_string,
-    returns_nan,
-    returns_wrong_shape,
-    returns_generator,
-    prints_and_is_wrong,
-    loops_forever,
-    exits,
-    hard_exit,
-    keyboard_interrupt,
-    no_arguments,
-    returns_evil,
-    None,
-    42,
-    "fit_normalizer",
-]
-
-
-@pytest.mark.parametrize("checker", [check_fit_normalizer, check_normalize])
-@pytest.mark.parametrize("fn", HOSTILE, ids=lambda f: getattr(f, "__name__", repr(f)))
-def test_hostile_functions_never_crash_the_checker(checker, fn):
-    result = checker(fn, timeout=FAST)
-    assert isinstance(result, CheckResult)
-    assert not result
-    assert result.hint and isinstance(str(result), str) and result._repr_html_()
-
-
-def test_specific_hostile_hints():
-    assert "not written yet" in check_fit_normalizer(not_implemented).hint
-    assert "forget to `return`" in check_normalize(returns_none).hint
-    assert "endless loop" in check_normalize(loops_forever, timeout=FAST).hint
-    assert "RuntimeError: boom" in check_fit_normalizer(raises).hint
-    printed = check_normalize(prints_and_is_wrong)
-    assert any("debugging output" in d for d in printed.details)
-    assert "pass your function itself" in check_normalize(None).hint
-
-
+# --------------------------------------------------------------------------- the caller's process
 def test_checker_leaves_the_callers_process_alone():
     """The learner's function runs in a child process: its side effects stay there."""
     state = {"calls": 0}

@@ -72,6 +72,9 @@ def time_budget(seconds: float) -> Iterator[None]:
 
 
 _CALLS_REFERENCE = "calls the course_lib reference"
+# Outcome.error texts that describe what happened without an exception of the learner's.
+_ENDED_THE_PROCESS = "the function ended the process (exit or crash) instead of returning"
+_UNREADABLE = "the function's return value could not be read back"
 
 
 def _learner_names(*values: Any) -> tuple[str, ...]:
@@ -212,7 +215,6 @@ class Outcome:
     timed_out: bool = False
     printed: str = ""
     mutated: list[int] = field(default_factory=list)  # indices of array args changed
-    seconds: float = 0.0
     over_budget: bool = False  # timed out because the whole check ran out of time
     mutated_kwargs: list[str] = field(default_factory=list)  # keyword args changed
 
@@ -282,14 +284,12 @@ def _call_here(fn: Callable, args: Sequence[Any], kwargs: dict) -> Outcome:
     before = _snapshot(args)
     before_kwargs = {k: _freeze(v) for k, v in kwargs.items()}
     buf = io.StringIO()
-    start = time.perf_counter()
     out = Outcome()
     try:
         with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
             out.value = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything
         out.error = _describe_error(exc)
-    out.seconds = time.perf_counter() - start
     out.printed = buf.getvalue()[-2000:]
     out.mutated = _mutated(args, before)
     out.mutated_kwargs = [k for k, v in kwargs.items() if _changed(v, before_kwargs[k])]
@@ -353,13 +353,15 @@ def call_safely(fn: Callable, *args: Any, timeout: float | None = None, **kwargs
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     if not finished:
-        return Outcome(timed_out=True, seconds=limit, over_budget=over_budget)
+        return Outcome(timed_out=True, over_budget=over_budget)
     if not chunks:
-        return Outcome(error="the function ended the process (exit or crash) instead of returning")
+        return Outcome(error=_ENDED_THE_PROCESS)
     try:
         return pickle.loads(b"".join(chunks))
-    except Exception as exc:  # noqa: BLE001 - e.g. an object whose class cannot be rebuilt
-        return Outcome(error=f"its return value could not be read back ({type(exc).__name__})")
+    except BaseException as exc:  # noqa: BLE001 - rebuilding the value runs the learner's code
+        # e.g. a class that cannot be rebuilt here, or a __reduce__ that calls sys.exit
+        why = f"{_UNREADABLE} ({type(exc).__name__})"
+        return Outcome(error=f"{why}: return numpy arrays or numbers")
 
 
 def _run_child(fn: Callable, args: Sequence[Any], kwargs: dict, read_fd: int, write_fd: int):
@@ -469,6 +471,8 @@ def to_array(
 
 
 def _axis_hint(got: tuple[int, ...], expected: Sequence[int]) -> str:
+    if got == () and len(expected) == 1:
+        return ": a single number for the whole matrix; compute one value per feature with axis=0"
     if len(got) == len(expected) == 1 or (len(got) == 2 and got == tuple(expected)[::-1]):
         return " (statistics over the wrong axis? rows are examples: use axis=0)"
     if len(got) == 2 and len(expected) == 1 and expected[0] in got:
@@ -541,6 +545,23 @@ def check_against_reference(
     """
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     budget = BUDGET_FACTOR * timeout if total_timeout is None else float(total_timeout)
+    return run_check(
+        name,
+        lambda: _check(
+            name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout
+        ),
+        budget,
+        forbid,
+    )
+
+
+def run_check(
+    name: str, check: Callable[[], CheckResult], budget: float, forbid: Sequence[str] = ()
+) -> CheckResult:
+    """``check()`` within a time budget (seconds) for all its calls, with the course_lib
+    functions ``forbid`` refused (see ``forbid_calls``), warnings and numpy's floating
+    point warnings silenced; never raises: a problem of the checker itself becomes a
+    failed result that says so."""
     try:
         with (
             time_budget(budget),
@@ -549,11 +570,32 @@ def check_against_reference(
             np.errstate(all="ignore"),
         ):
             warnings.simplefilter("ignore")
-            return _check(
-                name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout
-            )
-    except Exception as exc:  # noqa: BLE001 - a checker must never raise
+            return check()
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - a checker must never raise
+        # (SystemExit: e.g. a returned object's __array__, run here, that calls sys.exit)
         return failed(name, 0, "the checker itself", f"unexpected problem: {_describe_error(exc)}")
+
+
+def matching_mistake(
+    got: Any,
+    mistakes: Sequence[Mistake],
+    args: Sequence[Any],
+    kwargs: dict | None = None,
+    rtol: float = 1e-6,
+    atol: float = 1e-8,
+) -> Mistake | None:
+    """The first mistake whose ``produce(*args, **kwargs)`` is close to ``got``, or None.
+
+    A mistake that raises does not apply to these arguments and is skipped."""
+    for mistake in mistakes:
+        try:
+            with np.errstate(all="ignore"):
+                wrong = mistake.produce(*args, **(kwargs or {}))
+        except Exception:  # noqa: BLE001 - a mistake that does not apply to this case
+            continue
+        if close(got, wrong, rtol, atol):
+            return mistake
+    return None
 
 
 def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout):
@@ -563,9 +605,12 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
         )
     for k, case in enumerate(cases, start=1):
         outcome = call_safely(fn, *case.args, timeout=timeout, **case.kwargs)
-        problem = outcome_problem(outcome, case.args, arg_names, timeout)
+        problem = outcome_problem(outcome, arg_names, timeout)
         if problem:
-            return failed(name, k - 1, case.label, problem, *_printed(outcome))
+            return failed(name, k - 1, case.label, problem, *printed_details(outcome))
+        if outcome.value is None:
+            hint = returned_none_hint(output_names)
+            return failed(name, k - 1, case.label, hint, *printed_details(outcome))
         expected = reference(*case.args, **case.kwargs)
         single = len(output_names) == 1
         expected_t = (expected,) if single else tuple(expected)
@@ -592,18 +637,14 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
             else:
                 arr, why = to_array(g, np.shape(e), what, np.asarray(e).dtype)
             if why:
-                return failed(name, k - 1, case.label, why, *_printed(outcome))
+                return failed(name, k - 1, case.label, why, *printed_details(outcome))
             arrays.append(arr)
         got_value = arrays[0] if single else tuple(arrays)
         if close(got_value, expected, rtol, atol):
             continue
-        for mistake in mistakes:
-            try:
-                wrong = mistake.produce(*case.args, **case.kwargs)
-            except Exception:  # noqa: BLE001 - a mistake that does not apply to this case
-                continue
-            if close(got_value, wrong, rtol, atol):
-                return failed(name, k - 1, case.label, mistake.hint)
+        mistake = matching_mistake(got_value, mistakes, case.args, case.kwargs, rtol, atol)
+        if mistake is not None:
+            return failed(name, k - 1, case.label, mistake.hint)
         for g, raw, e, what in zip(arrays, got_t, expected_t, output_names, strict=True):
             e = np.asarray(e)
             if not np.allclose(g, e, rtol=rtol, atol=atol):
@@ -623,10 +664,12 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
     return passed(name, len(cases))
 
 
-def outcome_problem(
-    outcome: Outcome, args: Sequence[Any], arg_names: Sequence[str], timeout: float
-) -> str | None:
-    """The hint for an outcome that cannot be compared at all, or None."""
+def outcome_problem(outcome: Outcome, arg_names: Sequence[str], timeout: float) -> str | None:
+    """The hint for an outcome that cannot be compared at all, or None.
+
+    arg_names: the names of the positional arguments, for "modified its input ...";
+    timeout: the limit per call, for "did not return within ...".
+    """
     if outcome.timed_out and outcome.over_budget:
         return (
             "the function is too slow: the checks ran out of time before it returned "
@@ -648,7 +691,15 @@ def outcome_problem(
                 f"the function calls course_lib's {called}: the exercise is to write it "
                 "yourself, with numpy"
             )
-        return f"the function raised {outcome.error}"
+        if outcome.error.startswith((_ENDED_THE_PROCESS, _UNREADABLE)):
+            return outcome.error  # not an exception of the function's: said as it is
+        problem = f"the function raised {outcome.error}"
+        if "broadcast" in outcome.error:
+            problem += (
+                " — statistics over the wrong axis? Rows are examples: mean and variance "
+                "over axis=0 give one value per feature, shape (n,)"
+            )
+        return problem
     if outcome.mutated or outcome.mutated_kwargs:
         names = [
             arg_names[i] if i < len(arg_names) else f"argument {i + 1}" for i in outcome.mutated
@@ -660,6 +711,19 @@ def outcome_problem(
     return None
 
 
-def _printed(outcome: Outcome) -> list[str]:
+def returned_none_hint(output_names: Sequence[str]) -> str:
+    """The hint for a function that returned None (it has no `return`, or a bare one)."""
+    if not all(n.isidentifier() for n in output_names):  # e.g. "the learning rate"
+        what = " and ".join(output_names)
+        return f"the function returned None: did it forget to `return` {what}?"
+    what = "its result" if len(output_names) == 1 else f"its {len(output_names)} results"
+    return (
+        f"the function returned None: did it forget to `return` {what}? "
+        f"Write `return {', '.join(output_names)}`"
+    )
+
+
+def printed_details(outcome: Outcome) -> list[str]:
+    """A detail line with what the function printed (its start), if it printed anything."""
     text = outcome.printed.strip()
     return [f"(it printed: {text[:200]!r})"] if text else []

@@ -31,9 +31,12 @@ from ._core import (
     describe_value,
     failed,
     first_difference,
+    matching_mistake,
     outcome_problem,
     passed,
-    time_budget,
+    printed_details,
+    returned_none_hint,
+    run_check,
     to_array,
 )
 
@@ -324,7 +327,7 @@ def _forward_output(returned: Any, shape: tuple[int, int], who: str) -> tuple[An
         return to_array(returned.value, shape, "out")
     value = returned.value
     if value is None:
-        return None, f"{who} returned None: did it forget `return out, cache`?"
+        return None, returned_none_hint(("out", "cache"))
     if isinstance(value, np.ndarray):
         return None, f"{who} returned only {describe_value(value)}: return the pair (out, cache)"
     return None, f"{who} must return the pair (out, cache), got {describe_value(value)}"
@@ -332,7 +335,7 @@ def _forward_output(returned: Any, shape: tuple[int, int], who: str) -> tuple[An
 
 def _grad_arrays(value: Any, m: int, n: int) -> tuple[list[np.ndarray] | None, str | None]:
     if value is None:
-        return None, "batchnorm_backward returned None: did it forget `return dz, dgamma, dbeta`?"
+        return None, returned_none_hint(("dz", "dgamma", "dbeta"))
     if not isinstance(value, tuple | list) or len(value) != 3:
         return None, f"return 3 values (dz, dgamma, dbeta), got {describe_value(value)}"
     arrays = []
@@ -373,15 +376,6 @@ def _nan_hint(case: _BNCase, why: str) -> str:
     return why
 
 
-def _broadcast_hint(problem: str) -> str:
-    if "broadcast" in problem:
-        return problem + (
-            " — statistics over the wrong axis? Rows are examples: mean and variance "
-            "over axis=0 give one value per feature, shape (n,)"
-        )
-    return problem
-
-
 # ------------------------------------------------------------------ the checkers
 def check_batchnorm_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
     """Check a learner's ``batchnorm_forward(z, gamma, beta, eps=1e-5) -> (out, cache)``.
@@ -389,11 +383,7 @@ def check_batchnorm_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -
     Compares ``out`` with the reference on several batches (including m = 2, a
     square batch, a large eps and a constant feature); never raises.
     """
-    try:
-        with time_budget(BUDGET_FACTOR * timeout):
-            return _check_forward(fn, timeout)
-    except Exception as exc:  # noqa: BLE001 - a checker must never raise
-        return failed(FORWARD, 0, "the checker itself", f"unexpected problem: {exc!r}")
+    return run_check(FORWARD, lambda: _check_forward(fn, timeout), BUDGET_FACTOR * timeout)
 
 
 def _check_forward(fn, timeout):
@@ -404,23 +394,18 @@ def _check_forward(fn, timeout):
     for k, case in enumerate(cases):
         call = (fn, case.z, case.gamma, case.beta, case.kwargs)
         outcome = call_safely(_call_forward, *call, timeout=timeout)
-        problem = outcome_problem(outcome, call, _FORWARD_ARGS, timeout)
+        problem = outcome_problem(outcome, _FORWARD_ARGS, timeout)
         if problem:
-            return failed(FORWARD, k, case.label, _broadcast_hint(problem))
+            return failed(FORWARD, k, case.label, problem, *printed_details(outcome))
         expected = _ref_forward(case.z, case.gamma, case.beta, case.eps_value)[0]
         out, why = _forward_output(outcome.value, expected.shape, FORWARD)
         if why:
-            return failed(FORWARD, k, case.label, _nan_hint(case, why))
+            return failed(FORWARD, k, case.label, _nan_hint(case, why), *printed_details(outcome))
         if close(out, expected):
             continue
-        for mistake in mistakes:
-            try:
-                with np.errstate(all="ignore"):
-                    wrong = mistake.produce(case.z, case.gamma, case.beta, case.eps)
-            except Exception:  # noqa: BLE001 - the mistake does not apply to this case
-                continue
-            if np.shape(wrong) == out.shape and close(out, wrong):
-                return failed(FORWARD, k, case.label, mistake.hint)
+        mistake = matching_mistake(out, mistakes, (case.z, case.gamma, case.beta, case.eps))
+        if mistake is not None:
+            return failed(FORWARD, k, case.label, mistake.hint)
         return failed(
             FORWARD,
             k,
@@ -441,12 +426,12 @@ def check_batchnorm_backward(
     agree with the reference and with central differences of ``forward_fn``;
     never raises.
     """
-    try:
-        # The backward check makes several calls per case (finite differences included).
-        with time_budget(2 * BUDGET_FACTOR * timeout):
-            return _check_backward(forward_fn, backward_fn, timeout)
-    except Exception as exc:  # noqa: BLE001 - a checker must never raise
-        return failed(BACKWARD, 0, "the checker itself", f"unexpected problem: {exc!r}")
+    # The backward check makes several calls per case (finite differences included).
+    return run_check(
+        BACKWARD,
+        lambda: _check_backward(forward_fn, backward_fn, timeout),
+        2 * BUDGET_FACTOR * timeout,
+    )
 
 
 def _check_backward(forward_fn, backward_fn, timeout):
@@ -462,12 +447,13 @@ def _check_backward(forward_fn, backward_fn, timeout):
         inputs = (case.z, case.gamma, case.beta)
         # 1. The learner's forward must be right first: its cache feeds the backward.
         fwd = call_safely(_call_forward, forward_fn, *inputs, case.kwargs, timeout=timeout)
-        problem = outcome_problem(fwd, (forward_fn, *inputs, None), _FORWARD_ARGS, timeout)
+        problem = outcome_problem(fwd, _FORWARD_ARGS, timeout)
+        details = printed_details(fwd)
         expected_out, ref_cache = _ref_forward(*inputs, case.eps_value)
         if not problem:
             out, problem = _forward_output(fwd.value, (m, n), FORWARD)
             if not problem and not close(out, expected_out):
-                problem = "its output differs from the expected one"
+                problem, details = "its output differs from the expected one", []
         if problem:
             return failed(
                 BACKWARD,
@@ -475,17 +461,18 @@ def _check_backward(forward_fn, backward_fn, timeout):
                 case.label,
                 f"batchnorm_forward must work first ({problem}): run "
                 "checks.check_batchnorm_forward on it",
+                *details,
             )
         # 2. The learner's backward on the learner's own cache.
         args = (forward_fn, backward_fn, *inputs, case.kwargs, case.dout)
         names = ("forward_fn", "backward_fn", "z", "gamma", "beta", "kwargs", "dout")
         bwd = call_safely(_run_forward_backward, *args, timeout=timeout)
-        problem = outcome_problem(bwd, args, names, timeout)
+        problem = outcome_problem(bwd, names, timeout)
         if problem:
-            return failed(BACKWARD, k, case.label, problem)
+            return failed(BACKWARD, k, case.label, problem, *printed_details(bwd))
         grads, why = _grad_arrays(bwd.value, m, n)
         if why:
-            return failed(BACKWARD, k, case.label, _nan_hint(case, why))
+            return failed(BACKWARD, k, case.label, _nan_hint(case, why), *printed_details(bwd))
         # 3. Numerical gradients of the learner's forward (in a child too: it is their code).
         num = call_safely(
             _numerical, forward_fn, *inputs, case.kwargs, case.dout, timeout=timeout * 4
@@ -505,14 +492,9 @@ def _check_backward(forward_fn, backward_fn, timeout):
             )
             + f" (a correct backward gives < {FD_TOLERANCE:.0e})"
         )
-        for mistake in mistakes:
-            try:
-                with np.errstate(all="ignore"):
-                    wrong = mistake.produce(*inputs, case.eps_value, case.dout)
-            except Exception:  # noqa: BLE001
-                continue
-            if close(grads, list(wrong)):
-                return failed(BACKWARD, k, case.label, mistake.hint, fd_note)
+        mistake = matching_mistake(grads, mistakes, (*inputs, case.eps_value, case.dout))
+        if mistake is not None:
+            return failed(BACKWARD, k, case.label, mistake.hint, fd_note)
         for g, e, what in zip(grads, expected, ("dz", "dgamma", "dbeta"), strict=True):
             if not close(g, e):
                 extra = " (it is zero everywhere)" if not np.any(g) else ""
