@@ -49,7 +49,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import run_notebooks  # noqa: E402  (this script's folder is on sys.path)
-
 from course_lib.lessons import LESSONS  # noqa: E402
 
 PARTS = ("notebooks", "widgets", "bn", "mlp")

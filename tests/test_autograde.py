@@ -16,9 +16,10 @@ import json
 import re
 from pathlib import Path
 
-import autograde_demo as demo
 import nbformat
 import pytest
+
+import autograde_demo as demo
 
 ROOT = Path(__file__).resolve().parent.parent
 

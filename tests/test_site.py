@@ -10,10 +10,10 @@ import tarfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import build_site
 import pytest
 from bs4 import BeautifulSoup
 
+import build_site
 from course_lib.lessons import LESSONS
 
 ROOT = Path(__file__).resolve().parent.parent
