@@ -12,10 +12,10 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test lint format outputs sync assets student lab-student slides html bench clean
+.PHONY: help lab test test-cpus lint format outputs sync assets student lab-student slides html bench clean
 
 help:
-	@echo "make lab | test | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
+	@echo "make lab | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -29,6 +29,11 @@ lab: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+# nbval over every notebook as other machines compute it: other OpenBLAS kernels,
+# numpy SIMD levels and thread counts (the stored outputs must not depend on them).
+test-cpus: $(STAMP)
+	$(BIN)/python scripts/cpu_variants.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

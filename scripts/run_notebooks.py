@@ -48,9 +48,10 @@ def build(source: Path) -> nbformat.NotebookNode:
 
 def use_kernel_environment() -> None:
     """Set what a lesson's kernel inherits from this process: figures inline (no
-    MPLBACKEND, which would override the notebook's backend) and a fixed hash seed."""
+    MPLBACKEND, which would override the notebook's backend) and a fixed hash seed,
+    as the repository's conftest.py sets them for nbval."""
     os.environ.pop("MPLBACKEND", None)
-    os.environ.setdefault("PYTHONHASHSEED", "0")
+    os.environ["PYTHONHASHSEED"] = "0"
 
 
 def client(nb: nbformat.NotebookNode, timeout: int = 600) -> NotebookClient:

@@ -1,6 +1,5 @@
 """Shared test settings, and the site build that two test modules read."""
 
-import os
 import sys
 from pathlib import Path
 
@@ -12,12 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 # The tools in scripts/ are tested as modules: `import release`, `import build_site`.
 sys.path.insert(0, str(ROOT / "scripts"))
 
-# Tests draw off-screen. Notebook kernels (nbval's, JupyterLab's in the browser tests)
-# inherit this environment and must draw inline as `make outputs` runs them: no
-# MPLBACKEND, a fixed hash seed.
+# Tests draw off-screen (this process only: the kernels' environment is set by the
+# conftest.py at the top of the repository, for nbval wherever pytest starts).
 matplotlib.use("Agg")
-os.environ.pop("MPLBACKEND", None)
-os.environ.setdefault("PYTHONHASHSEED", "0")
 
 # Property tests draw the same examples on every run: a red CI is reproducible,
 # never a lucky draw. (`--hypothesis-seed` or another profile explores further.)
