@@ -1,5 +1,5 @@
 # One entry point. On a fresh machine with Python 3.11 and make:
-#   make lab    set up .venv if needed, open JupyterLab on the course
+#   make lab    set up .venv if needed, open JupyterLab on the exercise versions
 #   make test   set up .venv if needed, run lint + the whole test suite
 # Everything else is for the people who change or teach the course.
 
@@ -12,10 +12,10 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test test-cpus lint format outputs sync assets student lab-student slides html bench clean
+.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench clean
 
 help:
-	@echo "make lab | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
+	@echo "make lab | lab-worked | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -24,8 +24,15 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS)
+# Learners start in the exercise versions (release/, solutions out); a notebook
+# edited there is kept. The worked versions are one deliberate step away: lab-worked.
+lab: student
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
+
+# The worked (instructor) versions, solutions and outputs in: for lecturers, for
+# instructors, and for learners who want to compare after trying.
+lab-worked: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=notebooks
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
@@ -49,7 +56,7 @@ outputs: $(STAMP)
 
 # Bring .py sources and .ipynb notebooks in step after editing either one.
 sync: $(STAMP)
-	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb  # sources in notebooks/src/
 
 assets: $(STAMP)
 	$(BIN)/python scripts/make_assets.py
@@ -59,9 +66,8 @@ assets: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python scripts/release.py
 
-# JupyterLab on the exercise versions.
-lab-student: student
-	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
+# The same as lab (kept for old instructions).
+lab-student: lab
 
 slides: $(STAMP)
 	$(BIN)/python scripts/build_site.py slides

@@ -184,9 +184,11 @@ def one_assignment_per_lesson(paths: Iterable[Path]) -> dict[str, list]:
 
 
 def lesson_notebooks(selected: Sequence[str] = (), suffix: str = ".ipynb") -> list[Path]:
-    """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their ``.py`` sources, with
-    ``suffix=".py"``), or those whose names start with one of ``selected``."""
-    paths = sorted(NOTEBOOKS.glob(f"[0-9][0-9]_*{suffix}"))
+    """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their jupytext sources
+    ``notebooks/src/NN_*.py``, with ``suffix=".py"``), or those whose names start with
+    one of ``selected``."""
+    folder = NOTEBOOKS / "src" if suffix == ".py" else NOTEBOOKS
+    paths = sorted(folder.glob(f"[0-9][0-9]_*{suffix}"))
     if selected:
         paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
     return paths

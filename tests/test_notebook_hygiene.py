@@ -53,7 +53,7 @@ def test_notebook_hygiene(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_py_source(path: Path):
     """The .ipynb and its jupytext .py source hold the same cells (run `make sync`)."""
-    source = path.with_suffix(".py")
+    source = path.parent / "src" / path.with_suffix(".py").name
     assert source.exists(), f"{source.name} missing: the .py is the notebook's source"
     from_py = jupytext.read(source)
     from_nb = jupytext.read(path)
