@@ -31,6 +31,7 @@ from ..gradcheck import (
 from ._core import (
     BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
+    DIFFERS_MORE,
     Advice,
     CheckResult,
     Mistake,
@@ -42,6 +43,7 @@ from ._core import (
     learner_parameters,
     matching_mistake,
     outcome_hint,
+    outcome_problem,
     passed,
     printed_details,
     returned_none_hint,
@@ -60,6 +62,7 @@ FD_TOLERANCE = CORRECT_BELOW
 # Names of the arguments of the child calls, for "modified its input ..." messages.
 _FORWARD_ARGS = ("forward_fn", "z", "gamma", "beta", "eps")
 _BACKWARD_ARGS = ("forward_fn", "backward_fn", "z", "gamma", "beta", "kwargs", "dout")
+_NUMERICAL_ARGS = ("forward_fn", "z", "gamma", "beta", "kwargs", "dout")
 ADVICE_FORWARD = Advice(
     shapes="z is (m, n), one row per example; gamma, beta, μ and σ² are (n,), one per feature",
     call="batchnorm_forward(z, gamma, beta, eps=...) and, once, batchnorm_forward(z, gamma, beta)",
@@ -300,7 +303,7 @@ def _backward_mistakes() -> list[Mistake]:
         return dz, dg / m, db / m
 
     boxed = (
-        "the boxed formula of section 8: dz_i = γ/√(σ² + ε)·(dz̃_i − dβ/m − x̂_i·dγ/m), "
+        "the boxed formula: dz_i = γ/√(σ² + ε)·(dz̃_i − dβ/m − x̂_i·dγ/m), "
         "with dβ = Σ_i dz̃_i, dγ = Σ_i dz̃_i·x̂_i and dz̃ = dout"
     )
     return [
@@ -496,6 +499,7 @@ def _check_forward(fn, timeout):
             case.label,
             "out differs from the expected value: compare step by step with the four formulas",
             first_difference(out, expected),
+            more=DIFFERS_MORE,
         )
     return passed(FORWARD, len(cases))
 
@@ -569,8 +573,13 @@ def _check_backward(forward_fn, backward_fn, timeout):
             _numerical, forward_fn, *inputs, case.kwargs, case.dout, timeout=timeout * 4
         )
         if not num.ok or num.value is None:
+            why = outcome_problem(num, _NUMERICAL_ARGS, timeout * 4) or "it returned nothing"
             return failed(
-                BACKWARD, k, case.label, "batchnorm_forward failed under finite differences"
+                BACKWARD,
+                k,
+                case.label,
+                "your batchnorm_forward failed while the checker computed finite differences "
+                f"of it (it calls the forward twice per entry of z, γ and β): {why}",
             )
         fd_errors = [relative_error(g, nv) for g, nv in zip(grads, num.value, strict=True)]
         expected = _ref_backward(case.dout, ref_cache)
