@@ -1,0 +1,228 @@
+"""A Python kernel that runs as an unprivileged grading account, for ``nbgrader autograde``.
+
+nbgrader runs a submission in a Jupyter kernel started by the process that grades, so
+by default the student's code runs as the instructor: it can read the gradebook, the
+source notebooks (solutions, hidden tests), every other submission, and the instructor's
+hub token. This launcher is the kernel command of a kernelspec (``make classroom`` writes
+one; see the README's instructor section) and runs the kernel as another account:
+
+    grading process (instructor)                 grading account (e.g. grader1)
+    jupyter_client ─ sandbox_kernel.py CONN ──sudo──> sandbox_kernel.py --inner ─> ipykernel
+
+The outer part runs as the instructor: it reads the connection file (ports and key),
+keeps only a few harmless environment variables (never the hub token) and passes them to
+the inner part on its standard input, through ``sudo -n -u ACCOUNT``. The sudoers rule
+allows exactly that command. The inner part, as the grading account:
+
+- writes the connection file into a fresh private folder, which is also the kernel's
+  working directory, home, temporary and cache folder (so a submission finds nothing
+  left by an earlier one and leaves nothing for a later one);
+- starts ipykernel in its own session, niced, with resource limits (processes, memory,
+  CPU seconds, file size, open files, no core files);
+- when the kernel ends, or the outer part goes away (its pipe closes), kills every
+  process of the account (``kill(-1)``: a fork bomb's leftovers included) and deletes the
+  account's files in the private folder, ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
+
+One account serves one kernel at a time (the clean-up kills all of its processes):
+grade in parallel with one account per worker (``COURSE_SANDBOX_USER`` chooses it, see
+``scripts/grade_class.py --sandbox-users``). Interrupts go over the kernel's control
+channel (``interrupt_mode: message`` in the kernelspec), as no signal crosses accounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pwd
+import resource
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# Variables the grading process may hand to the kernel. Everything else stays behind:
+# JUPYTERHUB_API_TOKEN above all (a submission could act as the instructor on the hub).
+PASS_ENV = (
+    "COURSE_CHECK_TIMEOUT",
+    "COURSE_LANG",
+    "LANG",
+    "LC_ALL",
+    "PYTHONHASHSEED",
+    "MPLBACKEND",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+)
+
+# Resource limits of the kernel and of everything it starts (per process, except NPROC,
+# which counts all processes and threads of the account). A kernel uses about 15
+# threads; the course's checkers fork one child per call.
+LIMITS = {
+    "RLIMIT_NPROC": 96,
+    "RLIMIT_AS": 6 << 30,  # bytes of address space (numba and OpenBLAS reserve a lot)
+    "RLIMIT_CPU": 600,  # CPU seconds
+    "RLIMIT_FSIZE": 256 << 20,  # bytes per file written
+    "RLIMIT_NOFILE": 1024,
+    "RLIMIT_CORE": 0,
+}
+NICE = 5
+SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
+
+
+# ------------------------------------------------------------------ outer: the instructor side
+def outer(connection_file: str, user: str, sudo: str) -> int:
+    user = os.environ.get("COURSE_SANDBOX_USER") or user
+    payload = {
+        "connection": json.loads(Path(connection_file).read_text()),
+        "env": {k: os.environ[k] for k in PASS_ENV if k in os.environ},
+    }
+    cmd = [sudo, "-n", "-u", user, "--", sys.executable, os.path.abspath(__file__), "--inner"]
+    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=True)
+    assert child.stdin is not None
+    child.stdin.write((json.dumps(payload) + "\n").encode())
+    child.stdin.flush()
+
+    def stop(signum, frame):  # the inner part cleans up when its pipe closes
+        try:
+            child.stdin.close()
+        except OSError:
+            pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are messages, not signals
+    return child.wait()
+
+
+# ------------------------------------------------------------------ inner: the grading account
+def _limit(name: str, value: int) -> None:
+    kind = getattr(resource, name)
+    _, hard = resource.getrlimit(kind)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(kind, (value, value))
+
+
+def _start_kernel_limits() -> None:  # in the kernel's process, before exec
+    os.umask(0o077)
+    os.nice(NICE)
+    for name, value in LIMITS.items():
+        _limit(name, value)
+
+
+def _remove_own_files(uid: int, folders=SHARED_TMP) -> None:
+    for folder in folders:
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.stat(follow_symlinks=False).st_uid != uid:
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _kill_account_processes() -> None:
+    """SIGKILL every process of this account but this one (Linux's kill(-1))."""
+    for _ in range(3):  # a fork bomb may still be forking while the first round lands
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        except OSError:
+            return
+
+
+def inner() -> int:
+    line = sys.stdin.buffer.readline()
+    if not line:
+        return 2
+    payload = json.loads(line)
+    account = pwd.getpwuid(os.getuid())
+    work = Path(tempfile.mkdtemp(prefix="kernel-", dir=account.pw_dir))
+    for sub in ("tmp", ".ipython", ".mpl", ".cache", ".config", "runtime"):
+        (work / sub).mkdir(mode=0o700)
+    connection = work / "runtime" / "kernel.json"
+    fd = os.open(connection, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(payload["connection"], f)
+    env = {
+        "PATH": os.pathsep.join([os.path.dirname(sys.executable), "/usr/bin", "/bin"]),
+        "HOME": str(work),
+        "USER": account.pw_name,
+        "LOGNAME": account.pw_name,
+        "TMPDIR": str(work / "tmp"),
+        "IPYTHONDIR": str(work / ".ipython"),
+        "MPLCONFIGDIR": str(work / ".mpl"),
+        "XDG_CACHE_HOME": str(work / ".cache"),
+        "XDG_CONFIG_HOME": str(work / ".config"),
+        "NUMBA_CACHE_DIR": str(work / ".cache" / "numba"),
+        "JUPYTER_RUNTIME_DIR": str(work / "runtime"),
+        "PYTHONNOUSERSITE": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update({k: v for k, v in payload.get("env", {}).items() if k in PASS_ENV})
+    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection)]
+    kernel = subprocess.Popen(
+        cmd,
+        cwd=work,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        preexec_fn=_start_kernel_limits,
+    )
+    code = None
+    try:
+        while code is None:
+            # Wake up when the outer part goes away (EOF on stdin) or every 0.5 s.
+            ready, _, _ = select.select([sys.stdin.buffer], [], [], 0.5)
+            if ready and not sys.stdin.buffer.read1(4096):
+                break
+            code = kernel.poll()
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _kill_account_processes()
+        kernel.wait()
+        shutil.rmtree(work, ignore_errors=True)
+        _remove_own_files(os.getuid())
+    return code if code is not None else 0
+
+
+def kernelspec(python: str, launcher: str, user: str, sudo: str = "/usr/bin/sudo") -> dict:
+    """The kernel.json of a kernelspec that runs kernels through this launcher."""
+    return {
+        "argv": [python, launcher, "--user", user, "--sudo", sudo, "{connection_file}"],
+        "display_name": f"Python 3 (grading sandbox, {user})",
+        "language": "python",
+        "interrupt_mode": "message",
+        "metadata": {"debugger": False},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("connection_file", nargs="?")
+    parser.add_argument("--user", help="the grading account (COURSE_SANDBOX_USER overrides)")
+    parser.add_argument("--sudo", default="/usr/bin/sudo")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner:
+        return inner()
+    if not args.connection_file or not (args.user or os.environ.get("COURSE_SANDBOX_USER")):
+        parser.error("a connection file and --user (or COURSE_SANDBOX_USER) are needed")
+    if stat.S_IMODE(os.stat(args.connection_file).st_mode) & 0o077:
+        parser.error("the connection file must be private to its owner")
+    return outer(args.connection_file, args.user, args.sudo)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
