@@ -4,6 +4,7 @@
     python scripts/grade_class.py 03_batch_norm_formulas --workers 4      # 4 at a time
     python scripts/grade_class.py 03_batch_norm_formulas --force          # regrade everything
     python scripts/grade_class.py 03_batch_norm_formulas --sandbox-users grader1,grader2
+    python scripts/grade_class.py 03_batch_norm_formulas --students ada,ben   # only these
 
 Run it as the instructor, after ``nbgrader collect`` (submissions in
 ``submitted/<student>/<assignment>/``). Each submission is graded in a process of its
@@ -164,6 +165,7 @@ def grade(
     stop_after: int | None = None,
     submission_timeout: float = DEFAULT_SUBMISSION_TIMEOUT,
     progress: bool = True,
+    students: list[str] | None = None,
 ) -> dict:
     """Grade what is left; returns {"graded": [...], "skipped": [...], "failed": [...],
     "interrupted": bool, "seconds": float}."""
@@ -173,6 +175,8 @@ def grade(
 
     course_dir = course_dir.resolve()
     todo = submissions(course_dir, assignment)
+    if students is not None:
+        todo = {s: p for s, p in todo.items() if s in students}
     state = load_state(course_dir, assignment)
     log_dir = course_dir / STATE_DIR / "logs" / assignment
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -345,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--sandbox-users", help="comma-separated grading accounts, one per worker")
     parser.add_argument("--force", action="store_true", help="regrade what is already graded")
+    parser.add_argument("--students", help="comma-separated: grade only these students")
     parser.add_argument("--stop-after", type=int, help="grade at most N, then stop")
     parser.add_argument(
         "--timeout", type=float, default=DEFAULT_SUBMISSION_TIMEOUT, help="s per submission"
@@ -357,6 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if not submissions(course_dir, args.assignment):
         parser.error(f"no submission of {args.assignment} in {course_dir / 'submitted'}")
     users = [u for u in (args.sandbox_users or "").split(",") if u] or None
+    only = [s for s in (args.students or "").split(",") if s] or None
     result = grade(
         course_dir,
         args.assignment,
@@ -366,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         args.stop_after,
         args.timeout,
         not args.no_progress,
+        only,
     )
     print(summary(course_dir, args.assignment, result))
     if result["interrupted"]:

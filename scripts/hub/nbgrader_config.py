@@ -30,6 +30,7 @@ import stat
 
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.exchange.default.submit import ExchangeSubmit
+from nbgrader.utils import ignore_patterns
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -42,6 +43,36 @@ SUBMISSION_DIR_MODE = 0o2770
 
 class PrivateSubmit(ExchangeSubmit):
     """nbgrader's submit, then the submission made private to the instructor's group."""
+
+    def do_copy(self, src, dest, log=None):
+        if not os.path.abspath(dest).startswith(os.path.abspath(self.inbound_path) + os.sep):
+            return super().do_copy(src, dest, log)  # the student's own cache
+        # As nbgrader's copy, but folders keep the setgid bit they get from inbound/
+        # (copytree would copy the source's mode over it): files written into them later
+        # (timestamp.txt, submission_secret.txt) get the instructor's group too.
+        if self.get_size(src) > 1000 * self.coursedir.max_dir_size:
+            raise RuntimeError("Directory size is too big")
+        ignore = ignore_patterns(
+            exclude=self.coursedir.ignore,
+            include=self.coursedir.include,
+            max_file_size=self.coursedir.max_file_size,
+            log=self.log,
+        )
+
+        def copy_folder(source, target):
+            os.mkdir(target)
+            names = os.listdir(source)
+            skipped = ignore(source, names)
+            for name in names:
+                if name in skipped:
+                    continue
+                path = os.path.join(source, name)
+                if os.path.isdir(path):
+                    copy_folder(path, os.path.join(target, name))
+                else:
+                    shutil.copyfile(path, os.path.join(target, name))
+
+        copy_folder(src, dest)
 
     def copy_files(self):
         super().copy_files()
@@ -131,6 +162,13 @@ class OwnerCheckedCollect(ExchangeCollect):
     def _path_to_record(self, path):
         record = super()._path_to_record(path)
         record["problem"] = ownership_problem(path, record["username"])
+        if record["problem"]:
+            self.log.error(
+                "Not collected: %s claims to be by %s, but %s",
+                record["filename"],
+                record["username"],
+                record["problem"],
+            )
         return record
 
     def _sort_by_timestamp(self, records):
@@ -138,14 +176,6 @@ class OwnerCheckedCollect(ExchangeCollect):
         return sorted(records, key=lambda r: (r["problem"] is None, r["timestamp"]), reverse=True)
 
     def copy_files(self):
-        for record in self.src_records:
-            if record["problem"]:
-                self.log.error(
-                    "Not collected: %s claims to be by %s, but %s",
-                    record["filename"],
-                    record["username"],
-                    record["problem"],
-                )
         self.src_records = [r for r in self.src_records if not r["problem"]]
         super().copy_files()
 

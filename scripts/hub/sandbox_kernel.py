@@ -74,11 +74,15 @@ SHARED_TMP = ("/tmp", "/var/tmp", "/dev/shm")
 
 
 # ------------------------------------------------------------------ outer: the instructor side
-def outer(connection_file: str, user: str, sudo: str) -> int:
+def outer(
+    connection_file: str, user: str, sudo: str, clean: list[str], kernel_args: list[str]
+) -> int:
     user = os.environ.get("COURSE_SANDBOX_USER") or user
     payload = {
         "connection": json.loads(Path(connection_file).read_text()),
         "env": {k: os.environ[k] for k in PASS_ENV if k in os.environ},
+        "clean": clean,  # more folders where the account's files are deleted afterwards
+        "kernel_args": kernel_args,  # e.g. --HistoryManager.hist_file=:memory: from nbgrader
     }
     cmd = [sudo, "-n", "-u", user, "--", sys.executable, os.path.abspath(__file__), "--inner"]
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=True)
@@ -113,7 +117,8 @@ def _start_kernel_limits() -> None:  # in the kernel's process, before exec
         _limit(name, value)
 
 
-def _remove_own_files(uid: int, folders=SHARED_TMP) -> None:
+def _remove_own_files(uid: int, folders, depth: int = 1) -> None:
+    """Delete the account's entries in ``folders``, looking ``depth`` levels down."""
     for folder in folders:
         try:
             entries = list(os.scandir(folder))
@@ -122,6 +127,8 @@ def _remove_own_files(uid: int, folders=SHARED_TMP) -> None:
         for entry in entries:
             try:
                 if entry.stat(follow_symlinks=False).st_uid != uid:
+                    if depth > 1 and entry.is_dir(follow_symlinks=False):
+                        _remove_own_files(uid, [entry.path], depth - 1)
                     continue
                 if entry.is_dir(follow_symlinks=False):
                     shutil.rmtree(entry.path, ignore_errors=True)
@@ -171,7 +178,8 @@ def inner() -> int:
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     env.update({k: v for k, v in payload.get("env", {}).items() if k in PASS_ENV})
-    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection)]
+    extra = [a for a in payload.get("kernel_args", []) if a.startswith("--")]
+    cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection), *extra]
     kernel = subprocess.Popen(
         cmd,
         cwd=work,
@@ -193,14 +201,21 @@ def inner() -> int:
         _kill_account_processes()
         kernel.wait()
         shutil.rmtree(work, ignore_errors=True)
-        _remove_own_files(os.getuid())
+        uid = os.getuid()
+        _remove_own_files(uid, [account.pw_dir, *SHARED_TMP])  # persistence attempts too
+        _remove_own_files(uid, payload.get("clean", []), depth=4)
     return code if code is not None else 0
 
 
-def kernelspec(python: str, launcher: str, user: str, sudo: str = "/usr/bin/sudo") -> dict:
-    """The kernel.json of a kernelspec that runs kernels through this launcher."""
+def kernelspec(
+    python: str, launcher: str, user: str, clean=(), sudo: str = "/usr/bin/sudo"
+) -> dict:
+    """The kernel.json of a kernelspec that runs kernels through this launcher; ``clean``:
+    shared folders (e.g. the nbgrader exchange) where the account's files are deleted."""
+    argv = [python, launcher, "--user", user, "--sudo", sudo]
+    argv += [a for folder in clean for a in ("--clean", str(folder))]
     return {
-        "argv": [python, launcher, "--user", user, "--sudo", sudo, "{connection_file}"],
+        "argv": [*argv, "{connection_file}"],
         "display_name": f"Python 3 (grading sandbox, {user})",
         "language": "python",
         "interrupt_mode": "message",
@@ -213,15 +228,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("connection_file", nargs="?")
     parser.add_argument("--user", help="the grading account (COURSE_SANDBOX_USER overrides)")
     parser.add_argument("--sudo", default="/usr/bin/sudo")
+    parser.add_argument("--clean", action="append", default=[], help="a shared folder to tidy")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    args, kernel_args = parser.parse_known_args(argv)
     if args.inner:
         return inner()
     if not args.connection_file or not (args.user or os.environ.get("COURSE_SANDBOX_USER")):
         parser.error("a connection file and --user (or COURSE_SANDBOX_USER) are needed")
     if stat.S_IMODE(os.stat(args.connection_file).st_mode) & 0o077:
         parser.error("the connection file must be private to its owner")
-    return outer(args.connection_file, args.user, args.sudo)
+    return outer(args.connection_file, args.user, args.sudo, args.clean, kernel_args)
 
 
 if __name__ == "__main__":
