@@ -184,20 +184,30 @@ class Account:
         return env
 
 
-def as_user(account: Account, cmd, env=None, cwd=None, timeout: float = 120, check=True):
-    """Run ``cmd`` as the account (its uid, gid and groups), like a login would."""
+def as_user(account: Account, cmd, env=None, cwd=None, timeout: float = 120, check=True, log=None):
+    """Run ``cmd`` as the account (its uid, gid and groups), like a login would. With
+    ``log`` (a path), its output goes to that file (and is returned), not to pipes that
+    a stray process could hold open."""
     groups = os.getgrouplist(account.name, account.gid)
-    result = subprocess.run(
-        cmd,
-        user=account.uid,
-        group=account.gid,
-        extra_groups=groups,
-        env=env or account.env(),
-        cwd=cwd or account.home,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(log, "w+")) if log else subprocess.PIPE  # noqa: SIM115
+        err = stack.enter_context(open(f"{log}.err", "w+")) if log else subprocess.PIPE  # noqa: SIM115
+        result = subprocess.run(
+            cmd,
+            user=account.uid,
+            group=account.gid,
+            extra_groups=groups,
+            env=env or account.env(),
+            cwd=cwd or account.home,
+            stdout=out,
+            stderr=err,
+            text=True,
+            timeout=timeout,
+        )
+        if log:
+            out.seek(0)
+            err.seek(0)
+            result.stdout, result.stderr = out.read(), err.read()
     if check and result.returncode != 0:
         raise Failed(
             f"as {account.name}: {' '.join(map(str, cmd))}:\n{result.stdout}\n{result.stderr}"
@@ -558,6 +568,8 @@ class Classroom:
             # at {CHECK_TIMEOUT} s per call (COURSE_CHECK_TIMEOUT).
             c.Execute.raise_on_iopub_timeout = False
             c.Execute.timeout = 15
+            # Give a sandboxed kernel time to clean up when it is shut down.
+            c.KernelManager.shutdown_wait_time = 30
             """)
         as_user(
             teacher, [str(self.env_python), "-c", f"open({str(config)!r}, 'w').write({text!r})"]

@@ -440,7 +440,8 @@ def autograde(room: Classroom) -> None:
         cmd += ["--course-dir", str(room.course), "--workers", "2", "--no-progress"]
         cmd += ["--sandbox-users", ",".join(GRADERS), "--students", others]
         start = time.monotonic()
-        out = as_user(teacher, cmd, env=env, cwd=room.course, timeout=900, check=False)
+        log = room.dir / "logs" / f"grade_class-{a}.log"
+        out = as_user(teacher, cmd, env=env, cwd=room.course, timeout=900, check=False, log=log)
         took = time.monotonic() - start
         print(textwrap_indent(out.stdout), flush=True)
         ok = out.returncode == 0

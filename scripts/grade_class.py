@@ -270,6 +270,7 @@ def grade(
     finally:
         bar.close()
     return {
+        "students": sorted(todo),
         "graded": graded,
         "skipped": skipped,
         "failed": failed,
@@ -310,13 +311,16 @@ def gradebook_scores(course_dir: Path, assignment: str, students) -> dict:
 def summary(course_dir: Path, assignment: str, result: dict) -> str:
     course_dir = course_dir.resolve()
     state = load_state(course_dir, assignment)
-    ok = sorted(s for s, e in state["graded"].items() if e.get("ok"))
+    todo = submissions(course_dir, assignment)
+    if "students" in result:  # a run restricted with --students: those only
+        todo = {s: p for s, p in todo.items() if s in result["students"]}
+    ok = sorted(s for s, e in state["graded"].items() if e.get("ok") and s in todo)
     scores = gradebook_scores(course_dir, assignment, ok)
     totals = {s: sum(v[0] for v in c.values()) for s, c in scores.items()}
     best = max((sum(v[1] for v in c.values()) for c in scores.values()), default=0.0)
     checks = sorted({name for c in scores.values() for name in c})
     lines = [
-        f"{assignment}: {len(todo := submissions(course_dir, assignment))} submissions; "
+        f"{assignment}: {len(todo)} submissions; "
         f"this run graded {len(result['graded'])}, skipped {len(result['skipped'])} already "
         f"graded, {len(result['failed'])} failed, in {result['seconds']:.1f} s"
         + (" (interrupted" if result["interrupted"] else " (stopped" if result["left"] else "")

@@ -23,7 +23,8 @@ allows exactly that command. The inner part, as the grading account:
   process of the account (``kill(-1)``: a fork bomb's leftovers included) and deletes the
   account's files in the private folder, ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
 
-One account serves one kernel at a time (the clean-up kills all of its processes):
+One account serves one kernel at a time (the clean-up kills all of its processes; the
+outer part waits for the account's previous kernel to be cleaned up before it starts one):
 grade in parallel with one account per worker (``COURSE_SANDBOX_USER`` chooses it, see
 ``scripts/grade_class.py --sandbox-users``). Interrupts go over the kernel's control
 channel (``interrupt_mode: message`` in the kernelspec), as no signal crosses accounts.
@@ -32,6 +33,7 @@ channel (``interrupt_mode: message`` in the kernelspec), as no signal crosses ac
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pwd
@@ -85,6 +87,12 @@ def outer(
         "kernel_args": kernel_args,  # e.g. --HistoryManager.hist_file=:memory: from nbgrader
     }
     cmd = [sudo, "-n", "-u", user, "--", sys.executable, os.path.abspath(__file__), "--inner"]
+    # One kernel at a time per account, until its clean-up is over (it kills every process
+    # of the account): the lock is the instructor's, held until the inner part has exited.
+    locks = Path.home() / ".cache" / "course-sandbox"
+    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = open(locks / f"{user}.lock", "w")  # noqa: SIM115 - held until this process ends
+    fcntl.flock(lock, fcntl.LOCK_EX)
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=True)
     assert child.stdin is not None
     child.stdin.write((json.dumps(payload) + "\n").encode())
@@ -149,12 +157,21 @@ def _kill_account_processes() -> None:
             return
 
 
+def _clean(account, payload) -> None:
+    """Kill every other process of the account; delete its files in the shared places."""
+    _kill_account_processes()
+    uid = account.pw_uid
+    _remove_own_files(uid, [account.pw_dir, *SHARED_TMP])  # persistence attempts too
+    _remove_own_files(uid, payload.get("clean", []), depth=4)
+
+
 def inner() -> int:
     line = sys.stdin.buffer.readline()
     if not line:
         return 2
     payload = json.loads(line)
     account = pwd.getpwuid(os.getuid())
+    _clean(account, payload)  # whatever an earlier kernel may have left behind
     work = Path(tempfile.mkdtemp(prefix="kernel-", dir=account.pw_dir))
     for sub in ("tmp", ".ipython", ".mpl", ".cache", ".config", "runtime"):
         (work / sub).mkdir(mode=0o700)
@@ -180,30 +197,41 @@ def inner() -> int:
     env.update({k: v for k, v in payload.get("env", {}).items() if k in PASS_ENV})
     extra = [a for a in payload.get("kernel_args", []) if a.startswith("--")]
     cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", str(connection), *extra]
+    # The kernel's output comes through this process: the grading process's own
+    # stdout and stderr never pass to anything the submission controls.
     kernel = subprocess.Popen(
         cmd,
         cwd=work,
         env=env,
         stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
         preexec_fn=_start_kernel_limits,
     )
     code = None
+    output = kernel.stdout
     try:
         while code is None:
-            # Wake up when the outer part goes away (EOF on stdin) or every 0.5 s.
-            ready, _, _ = select.select([sys.stdin.buffer], [], [], 0.5)
-            if ready and not sys.stdin.buffer.read1(4096):
+            # Wake up when the outer part goes away (EOF on stdin), on output, or at 0.5 s.
+            watched = [sys.stdin.buffer] + ([output] if output else [])
+            ready, _, _ = select.select(watched, [], [], 0.5)
+            if sys.stdin.buffer in ready and not sys.stdin.buffer.read1(4096):
                 break
+            if output in ready:
+                chunk = output.read1(65536)
+                if chunk:
+                    sys.stderr.buffer.write(chunk[:65536])
+                    sys.stderr.buffer.flush()
+                else:
+                    output = None
             code = kernel.poll()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         _kill_account_processes()
         kernel.wait()
         shutil.rmtree(work, ignore_errors=True)
-        uid = os.getuid()
-        _remove_own_files(uid, [account.pw_dir, *SHARED_TMP])  # persistence attempts too
-        _remove_own_files(uid, payload.get("clean", []), depth=4)
+        _clean(account, payload)
     return code if code is not None else 0
 
 
