@@ -446,6 +446,14 @@ def _class_fate(i: int):
     return kind, broken if kind == "broken" else demo.STUDENTS[kind]
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes, kernels included."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> dict:
     import tempfile
     import warnings
@@ -460,11 +468,14 @@ def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> d
         for assignment in assignments:
             for k in range(2):
                 _submit(course, assignment, f"ref{k}", lambda k, name: "reference")
+            cpu = _children_cpu()
             run = grade_class.grade(course, assignment, workers=1, progress=False)
-            per = run["seconds"] / max(len(run["graded"]), 1)
+            n = max(len(run["graded"]), 1)
+            per = run["seconds"] / n
             result["lessons"][assignment[:2]] = {
                 "assignment": assignment,
                 "seconds_per_submission": per,
+                "cpu_seconds_per_submission": (_children_cpu() - cpu) / n,
                 "failed": len(run["failed"]),
             }
             print(f"  autograde {assignment}: {per:.1f} s per submission", file=sys.stderr)
@@ -476,8 +487,10 @@ def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> d
             _submit(course, assignment, f"s{i:03d}", fate)
         result["class"] = {"assignment": assignment, "submissions": class_size, "mix": kinds}
         for n in workers:
+            cpu = _children_cpu()
             run = grade_class.grade(course, assignment, workers=n, force=True, progress=False)
             result["class"][f"{n}_workers_s"] = run["seconds"]
+            result["class"][f"{n}_workers_cpu_s"] = _children_cpu() - cpu
             result["class"][f"{n}_workers_failed"] = len(run["failed"])
             print(
                 f"  {class_size} x {assignment}, {n} worker(s): {run['seconds']:.0f} s",
@@ -605,9 +618,12 @@ def table(results: dict) -> str:
     if "grading" in results:
         g = results["grading"]
         lines += ["", "Autograding (nbgrader, the course's default limits, kernel start included)"]
-        lines.append(f"  {'lesson':<34}{'s per submission':>18}")
+        lines.append(f"  {'lesson':<34}{'s per submission':>18}{'CPU s':>8}")
         for entry in g["lessons"].values():
-            lines.append(f"  {entry['assignment']:<34}{entry['seconds_per_submission']:>18.1f}")
+            lines.append(
+                f"  {entry['assignment']:<34}{entry['seconds_per_submission']:>18.1f}"
+                f"{entry.get('cpu_seconds_per_submission', float('nan')):>8.1f}"
+            )
         c = g["class"]
         if c:
             mix = ", ".join(f"{v} {k}" for k, v in c["mix"].items())
@@ -615,8 +631,10 @@ def table(results: dict) -> str:
             for key in sorted(k for k in c if k.endswith("_workers_s")):
                 n = int(key.split("_")[0])
                 per_min = 60 * c["submissions"] / c[key]
+                cpu = c.get(f"{n}_workers_cpu_s", float("nan")) / c["submissions"]
                 lines.append(
-                    f"    {n} worker(s): {c[key]:7.0f} s wall, {per_min:5.1f} submissions/min"
+                    f"    {n} worker(s): {c[key]:7.0f} s wall, {per_min:5.1f} submissions/min,"
+                    f" {cpu:.1f} CPU s per submission"
                 )
             if "speedup" in c:
                 lines.append(f"    speed-up with 2 workers: {c['speedup']:.2f}x")

@@ -9,9 +9,9 @@ passwords), the hub's REST API with each user's own token, each user's server's 
 one student, and ``nbgrader``'s own code run as the instructor where the hub has no route.
 
 1. Set-up: the accounts; a Python environment every account can read, with the course
-   installed (the project's ``.venv`` reused through hard links, on a system Python the
-   accounts can run, when ``.venv``'s own interpreter is not reachable, as under
-   ``/root``); a fresh nbgrader exchange; the instructor's course directory made by
+   installed (the project's ``.venv`` reused through hard links, with its interpreter
+   when that lies where other accounts cannot go, as under ``/root``); a fresh nbgrader
+   exchange; the instructor's course directory made by
    ``scripts/release.py --course-dir`` as the instructor; the grading sandbox (a
    kernelspec, a sudo rule); the hub.
 2. The instructor releases lessons 01 and 03 (formgrader API). Each student fetches them
@@ -358,37 +358,69 @@ class Classroom:
         self.exchange.mkdir()
         self.exchange.chmod(0o1777)
 
+    @staticmethod
+    def _nobody_runs(python: str) -> str | None:
+        """The version string an unprivileged account gets from ``python``, or None."""
+        nobody = pwd.getpwnam("nobody")
+        try:
+            probe = subprocess.run(
+                [python, "-c", "import sys, venv; print(sys.version)"],
+                user=nobody.pw_uid,
+                group=nobody.pw_gid,
+                extra_groups=[],
+                capture_output=True,
+                text=True,
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin"},
+                timeout=60,
+            )
+        except OSError:  # e.g. under /root: not for other accounts
+            return None
+        return probe.stdout.strip() if probe.returncode == 0 else None
+
     def _base_python(self) -> str:
-        """A Python of the same minor version that an unprivileged account can run."""
-        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        """.venv's own interpreter, or a copy of it that every account can run.
+
+        Not another Python of the same minor version: the packages were tested on this
+        one (Debian's 3.11.2, for one, breaks soupsieve's selectors, which nbconvert's
+        HTML export and so nbgrader's feedback use). A copy of an interpreter under
+        /root: its files hard-linked into the run's folder (stdlib, no site-packages),
+        started by a small script that points the loader at the copy's libpython (the
+        binary's RUNPATH names the original, which other accounts cannot reach).
+        """
         venv_python = ROOT / ".venv" / "bin" / "python"
-        probe = "import sys, venv; print('%d.%d' % sys.version_info[:2])"
-        base = run([str(venv_python), "-c", "import sys; print(sys._base_executable)"]).stdout
-        for candidate in (
-            base.strip(),
-            f"/usr/bin/python{version}",
-            f"/usr/local/bin/python{version}",
-        ):
-            if not candidate or not Path(candidate).exists():
-                continue
-            nobody = pwd.getpwnam("nobody")
-            try:
-                probe_run = subprocess.run(
-                    [candidate, "-c", probe],
-                    user=nobody.pw_uid,
-                    group=nobody.pw_gid,
-                    extra_groups=[],
-                    capture_output=True,
-                    text=True,
-                    cwd="/",
-                    env={"PATH": "/usr/bin:/bin"},
-                    timeout=60,
-                )
-            except OSError:  # e.g. under /root: not for other accounts
-                continue
-            if probe_run.returncode == 0 and probe_run.stdout.strip() == version:
-                return candidate
-        raise Failed(f"no Python {version} that other accounts can run (.venv uses {base})")
+        info = "import sys; print(sys._base_executable); print(sys.version)"
+        base, version = run([str(venv_python), "-c", info]).stdout.strip().splitlines()
+        if self._nobody_runs(base) == version:
+            return base
+        real = Path(base).resolve()
+        prefix = real.parent.parent
+        stdlib = f"python{sys.version_info.major}.{sys.version_info.minor}"
+        copy = self.dir / "python"
+        (copy / "bin").mkdir(parents=True)
+        (copy / "lib" / stdlib / "site-packages").mkdir(parents=True)
+        sources = [(real, copy / "bin" / real.name)]
+        sources += [(lib, copy / "lib" / lib.name) for lib in (prefix / "lib").glob("libpython*")]
+        sources += [
+            (entry, copy / "lib" / stdlib / entry.name)
+            for entry in (prefix / "lib" / stdlib).iterdir()
+            if entry.name not in ("site-packages", "test")
+        ]
+        for src, dst in sources:
+            if run(["cp", "-al", str(src), str(dst)], 300, check=False).returncode:
+                run(["cp", "-a", str(src), str(dst)], 600)  # another file system
+        wrapper = copy / "bin" / "python"
+        wrapper.write_text(
+            "#!/bin/bash\n"
+            "# The course's Python, for every account (see scripts/classroom.py).\n"
+            f'export LD_LIBRARY_PATH="{copy / "lib"}${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"\n'
+            f'exec -a "$0" "{copy / "bin" / real.name}" "$@"\n'
+        )
+        wrapper.chmod(0o755)
+        got = self._nobody_runs(str(wrapper))
+        if got != version:
+            raise Failed(f"the copy of {base} does not run for other accounts: {got}")
+        return str(wrapper)
 
     def make_env(self) -> None:
         """The course environment for every account: .venv's packages hard-linked (no copy,
@@ -435,7 +467,8 @@ class Classroom:
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
                 )
         shutil.copy(HUB_FILES / "sandbox_kernel.py", self.dir / "bin" / "sandbox_kernel.py")
-        self.report.info(f"environment {env} on {base} (.venv hard-linked, course_lib copied)")
+        version = run([str(self.env_python), "-c", "import sys; print(sys.version)"]).stdout
+        self.report.info(f"environment {env}: Python {version.split()[0]} from {base}")
 
     def add_account(self, name: str, login: bool) -> Account:
         self.later(f"processes of {name}", lambda: kill_processes_of(self._uid_of(name)))

@@ -45,6 +45,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # Variables the grading process may hand to the kernel. Everything else stays behind:
@@ -146,15 +147,35 @@ def _remove_own_files(uid: int, folders, depth: int = 1) -> None:
                 pass
 
 
-def _kill_account_processes() -> None:
-    """SIGKILL every process of this account but this one (Linux's kill(-1))."""
-    for _ in range(3):  # a fork bomb may still be forking while the first round lands
+def _others_alive() -> bool:
+    """Whether a process of this account other than this one is alive (not a zombie)."""
+    uid, me = os.getuid(), os.getpid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            with open(f"/proc/{entry.name}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def _kill_account_processes(seconds: float = 10.0) -> None:
+    """SIGKILL every process of this account but this one (Linux's kill(-1)), again and
+    again until none is left: a fork bomb may be forking while the first rounds land."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
         try:
             os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            return
         except OSError:
+            pass
+        if not _others_alive():
             return
+        time.sleep(0.02)
 
 
 def _clean(account, payload) -> None:
