@@ -215,12 +215,17 @@ def as_user(account: Account, cmd, env=None, cwd=None, timeout: float = 120, che
     return result
 
 
-def processes_of(uids: set[int]) -> list[int]:
+def processes_of(uids: set[int], zombies: bool = False) -> list[int]:
+    """Processes of these accounts; without ``zombies``, only live ones (a zombie runs
+    nothing: it waits for its parent, or for init, which may be slow here, to reap it)."""
     found = []
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit():
             try:
-                if proc.stat().st_uid in uids:
+                if proc.stat().st_uid not in uids:
+                    continue
+                state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+                if zombies or state != "Z":
                     found.append(int(proc.name))
             except OSError:
                 pass

@@ -20,8 +20,13 @@ allows exactly that command. The inner part, as the grading account:
 - starts ipykernel in its own session, niced, with resource limits (processes, memory,
   CPU seconds, file size, open files, no core files);
 - when the kernel ends, or the outer part goes away (its pipe closes), kills every
-  process of the account (``kill(-1)``: a fork bomb's leftovers included) and deletes the
-  account's files in the private folder, ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
+  process of the account (``kill(-1)`` until none is left: a fork bomb's included) and
+  deletes the account's files in its home (the private folder, start-up files planted
+  for the next kernel), ``/tmp``, ``/var/tmp`` and ``/dev/shm``.
+
+Then the outer part deletes what the account left in the shared folders named with
+``--clean`` (the nbgrader exchange: every account may drop a file into ``inbound/``,
+which only the instructor can list).
 
 One account serves one kernel at a time (the clean-up kills all of its processes; the
 outer part waits for the account's previous kernel to be cleaned up before it starts one):
@@ -94,6 +99,13 @@ def outer(
     locks.mkdir(parents=True, exist_ok=True, mode=0o700)
     lock = open(locks / f"{user}.lock", "w")  # noqa: SIM115 - held until this process ends
     fcntl.flock(lock, fcntl.LOCK_EX)
+    # The lock goes with this process, which the grading process may kill before the
+    # account's previous kernel was cleaned up: wait for that clean-up to finish, so two
+    # clean-ups never overlap (each kills every process of the account).
+    uid = pwd.getpwnam(user).pw_uid
+    deadline = time.monotonic() + 60
+    while _alive(uid) and time.monotonic() < deadline:
+        time.sleep(0.1)
     child = subprocess.Popen(cmd, stdin=subprocess.PIPE, close_fds=True)
     assert child.stdin is not None
     child.stdin.write((json.dumps(payload) + "\n").encode())
@@ -107,7 +119,11 @@ def outer(
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts are messages, not signals
-    return child.wait()
+    code = child.wait()
+    # The account cannot list folders such as the exchange's inbound/ (a drop box it can
+    # still write into); their owner, the instructor, can: remove what the account left.
+    _remove_own_files(pwd.getpwnam(user).pw_uid, clean, depth=4)
+    return code
 
 
 # ------------------------------------------------------------------ inner: the grading account
@@ -127,7 +143,8 @@ def _start_kernel_limits() -> None:  # in the kernel's process, before exec
 
 
 def _remove_own_files(uid: int, folders, depth: int = 1) -> None:
-    """Delete the account's entries in ``folders``, looking ``depth`` levels down."""
+    """Delete the entries of account ``uid`` in ``folders``, looking ``depth`` levels down
+    (as that account, or as the owner of the folders)."""
     for folder in folders:
         try:
             entries = list(os.scandir(folder))
@@ -149,7 +166,13 @@ def _remove_own_files(uid: int, folders, depth: int = 1) -> None:
 
 def _others_alive() -> bool:
     """Whether a process of this account other than this one is alive (not a zombie)."""
-    uid, me = os.getuid(), os.getpid()
+    return bool(_alive(os.getuid(), exclude=os.getpid()))
+
+
+def _alive(uid: int, exclude: int = -1) -> list[int]:
+    """The live (not zombie) processes of account ``uid``, but ``exclude``."""
+    found = []
+    me = exclude
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
@@ -158,10 +181,10 @@ def _others_alive() -> bool:
                 continue
             with open(f"/proc/{entry.name}/stat") as f:
                 if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    return True
+                    found.append(int(entry.name))
         except OSError:
             continue
-    return False
+    return found
 
 
 def _kill_account_processes(seconds: float = 10.0) -> None:
