@@ -873,6 +873,16 @@ def main(args) -> int:
     for name, seconds in report.phases:
         print(f"  {seconds:7.1f} s  {name}")
     print(f"  {took:7.1f} s  in all")
+    import resource
+
+    cpu = sum(
+        getattr(resource.getrusage(who), field)
+        for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+        for field in ("ru_utime", "ru_stime")
+    )
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"  {cpu:7.1f} s  CPU time of the run and the processes it waited for")
+    print(f"  (load average at the end: {load:.1f} on {os.cpu_count()} cores)")
     failed = report.failed
     if failed:
         print("\nFailed:")
