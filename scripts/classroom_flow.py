@@ -631,7 +631,9 @@ def scores_and_hints(room: Classroom) -> None:
             for name, result in local_results(submitted).items():
                 if isinstance(result, str):  # the learner deleted the function
                     deleted = result.split(": ", 1)[1]
-                    ok = f"NameError: name '{deleted}' is not defined" in text
+                    ok = f"NameError : name '{deleted}' is not defined" in text.replace(
+                        "NameError:", "NameError :"
+                    )
                     r.check(f"{student} {a[:2]} feedback on {name}: NameError, as here", ok)
                 elif not result.passed:
                     hint = " ".join(str(result.hint).split())
