@@ -1,4 +1,4 @@
-"""The class JupyterHub, for real (``make classroom``; needs root, about 3 minutes).
+"""The class JupyterHub, for real (``make classroom``; needs root; minutes: see the README).
 
 A real JupyterHub (the pinned ``jupyterhub``, ``configurable-http-proxy`` from npm at the
 version locked in ``scripts/hub/``) on 127.0.0.1, with real Unix accounts made for the
