@@ -7,6 +7,7 @@ import html
 import json
 import os
 import re
+import shutil
 import signal
 import time
 import traceback
@@ -444,6 +445,10 @@ def autograde(room: Classroom) -> None:
         out = as_user(teacher, cmd, env=env, cwd=room.course, timeout=900, check=False, log=log)
         took = time.monotonic() - start
         print(textwrap_indent(out.stdout), flush=True)
+        with contextlib.suppress(OSError):  # the failures' logs, kept in build/classroom/
+            shutil.copytree(
+                room.course / ".grade_class" / "logs", room.dir / "logs", dirs_exist_ok=True
+            )
         ok = out.returncode == 0
         r.check(
             f"grade_class.py {a} (2 workers, sandboxed): {took:.0f} s", ok, f"exit {out.returncode}"

@@ -187,6 +187,34 @@ def _alive(uid: int, exclude: int = -1) -> list[int]:
     return found
 
 
+def _become_subreaper() -> None:
+    """Orphaned descendants (a fork bomb's) become this process's children, not init's:
+    it reaps them. Where init does not reap promptly, their zombies would otherwise go
+    on counting against the account's process limit and starve the next kernel."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def _reap(wait: float = 0.0) -> None:
+    """Collect the exit status of the children that have ended; with ``wait``, keep at
+    it for up to that many seconds until no child is left."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # no child left
+        if pid == 0:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.02)
+
+
 def _kill_account_processes(seconds: float = 10.0) -> None:
     """SIGKILL every process of this account but this one (Linux's kill(-1)), again and
     again until none is left: a fork bomb may be forking while the first rounds land."""
@@ -196,9 +224,11 @@ def _kill_account_processes(seconds: float = 10.0) -> None:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
+        _reap()
         if not _others_alive():
-            return
+            break
         time.sleep(0.02)
+    _reap(wait=5.0)
 
 
 def _clean(account, payload) -> None:
@@ -215,6 +245,7 @@ def inner() -> int:
         return 2
     payload = json.loads(line)
     account = pwd.getpwuid(os.getuid())
+    _become_subreaper()
     _clean(account, payload)  # whatever an earlier kernel may have left behind
     work = Path(tempfile.mkdtemp(prefix="kernel-", dir=account.pw_dir))
     for sub in ("tmp", ".ipython", ".mpl", ".cache", ".config", "runtime"):
@@ -272,7 +303,7 @@ def inner() -> int:
             code = kernel.poll()
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _kill_account_processes()
+        _kill_account_processes()  # (it reaps the kernel too)
         kernel.wait()
         shutil.rmtree(work, ignore_errors=True)
         _clean(account, payload)
