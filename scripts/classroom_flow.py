@@ -468,7 +468,8 @@ def autograde(room: Classroom) -> None:
     while processes_of(graders) and time.monotonic() < deadline:
         time.sleep(0.5)
     left = processes_of(graders)
-    r.check("no process of the grading accounts is left", not left, f"{len(left)} left")
+    shown = "; ".join(_cmdline(Path(f"/proc/{p}")).replace("\0", " ")[:120] for p in left[:3])
+    r.check("no process of the grading accounts is left", not left, f"{len(left)} left: {shown}")
     leftovers = files_of(graders, ["/tmp", "/var/tmp", "/dev/shm", room.exchange, room.dir / "env"])
     leftovers += files_of(graders, [room.accounts[g].home for g in GRADERS])
     r.check(
