@@ -12,10 +12,10 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench clean
+.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench classroom grade clean
 
 help:
-	@echo "make lab | lab-worked | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
+	@echo "make lab | lab-worked | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | classroom | grade A=03_... COURSE=dir | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -77,6 +77,20 @@ html: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# A real class JupyterHub on this machine, taken through a lesson cycle and attacked
+# (scripts/classroom.py). Needs root: it makes Unix accounts; it removes everything
+# it made at the end, also after a failure or Ctrl-C. A few minutes.
+classroom: $(STAMP)
+	$(BIN)/python scripts/classroom.py
+
+# Autograde lesson A for every student of the course directory COURSE, in parallel
+# (WORKERS at a time, default: the cores); resumes where an interrupted run stopped.
+A ?=
+COURSE ?= .
+WORKERS ?=
+grade: $(STAMP)
+	$(BIN)/python scripts/grade_class.py $(A) --course-dir $(COURSE) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf build  # release/ holds learners' work: delete it by hand

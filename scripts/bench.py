@@ -1,8 +1,9 @@
 """Measure what users of the course feel (``make bench``): prints a table, writes JSON.
 
     python scripts/bench.py                   # everything, about 1-2 minutes
-    python scripts/bench.py --skip notebooks  # parts: notebooks widgets bn mlp
+    python scripts/bench.py --skip notebooks  # parts: notebooks widgets bn mlp grading
     python scripts/bench.py --json PATH       # default build/bench.json
+    python scripts/bench.py --grading-class 100   # simulated submissions (default 100)
 
 - notebooks: each lesson notebook executed top to bottom in a fresh kernel (nbclient,
   in memory: the files are not written), kernel start included; and the series total.
@@ -18,6 +19,13 @@
   and compact compiled (``batchnorm_backward``, the course's reference).
 - mlp: one training step (forward, backward, SGD update) of lesson 04's network
   64-100-100-100-10 sigmoid on a batch of 60, without and with Batch Norm.
+- grading: nbgrader autograde (``scripts/grade_class.py``, nbgrader's API, default time
+  limits) on a scratch course directory: seconds per submission for each lesson (the
+  reference answers, two submissions graded one after the other, kernel start included),
+  then a class of simulated submissions of lesson 03 (default 100: 60% right, 30% with a
+  typical mistake, 10% broken: an endless loop and a deleted function) graded with 1 and
+  with 2 workers: wall time, submissions per minute, and the speed-up. The longest part
+  (about 10 minutes on 2 cores); ``--skip grading`` leaves it out.
 - With PyTorch installed, the same BN forward + backward and MLP step in PyTorch
   (CPU, eager), on one thread (the numpy code's element-wise work runs on one core)
   and on PyTorch's default thread count, and the ratio numpy time / PyTorch one-thread
@@ -51,7 +59,8 @@ sys.path.insert(0, str(ROOT))
 import run_notebooks  # noqa: E402  (this script's folder is on sys.path)
 from course_lib.lessons import LESSONS  # noqa: E402
 
-PARTS = ("notebooks", "widgets", "bn", "mlp")
+PARTS = ("notebooks", "widgets", "bn", "mlp", "grading")
+GRADING_LESSON = "03"  # the lesson of the simulated class
 BN_SIZES = ((60, 100, "float64"), (256, 512, "float64"), (4096, 1024, "float32"))
 MLP_SIZES = (64, 100, 100, 100, 10)
 MLP_BATCH = 60
@@ -401,6 +410,101 @@ def _torch_mlp(torch, X, y, batchnorm: bool):
     return step
 
 
+# --------------------------------------------------------------------- grading
+
+
+def _grading_course(tmp: Path):
+    """A course directory with every lesson released (as ``release.py --course-dir``)."""
+    import release
+
+    course = tmp / "course"
+    lessons = release.one_assignment_per_lesson(release.lesson_notebooks())
+    release.write_course(course, lessons)
+    release.generate(course, lessons)
+    return course, list(lessons)
+
+
+def _submit(course: Path, assignment: str, student: str, fate) -> None:
+    import nbformat
+
+    import autograde_demo as demo
+
+    released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
+    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", 4)
+    target = course / "submitted" / student / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(demo.submission(released, source, fate), target / f"{assignment}.ipynb")
+    (target / "timestamp.txt").write_text("2026-11-28 10:00:00.000000 UTC")
+
+
+def _class_fate(i: int):
+    """Student i of a simulated class: 60% right, 30% a typical mistake, 10% broken."""
+    import autograde_demo as demo
+
+    kind = "broken" if i % 10 == 9 else "typical" if i % 10 >= 6 else "reference"
+    broken = lambda k, name: ("endless", "delete")[k % 2]  # noqa: E731
+    return kind, broken if kind == "broken" else demo.STUDENTS[kind]
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes, kernels included."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> dict:
+    import tempfile
+    import warnings
+
+    import grade_class
+
+    warnings.simplefilter("ignore")
+    os.environ.pop("COURSE_CHECK_TIMEOUT", None)  # the course's default limits, as in class
+    result: dict = {"lessons": {}, "class": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        course, assignments = _grading_course(Path(tmp))
+        for assignment in assignments:
+            for k in range(2):
+                _submit(course, assignment, f"ref{k}", lambda k, name: "reference")
+            cpu = _children_cpu()
+            run = grade_class.grade(course, assignment, workers=1, progress=False)
+            n = max(len(run["graded"]), 1)
+            per = run["seconds"] / n
+            result["lessons"][assignment[:2]] = {
+                "assignment": assignment,
+                "seconds_per_submission": per,
+                "cpu_seconds_per_submission": (_children_cpu() - cpu) / n,
+                "failed": len(run["failed"]),
+            }
+            print(f"  autograde {assignment}: {per:.1f} s per submission", file=sys.stderr)
+        assignment = next(a for a in assignments if a.startswith(GRADING_LESSON))
+        kinds: dict[str, int] = {}
+        for i in range(class_size):
+            kind, fate = _class_fate(i)
+            kinds[kind] = kinds.get(kind, 0) + 1
+            _submit(course, assignment, f"s{i:03d}", fate)
+        result["class"] = {"assignment": assignment, "submissions": class_size, "mix": kinds}
+        for n in workers:
+            cpu = _children_cpu()
+            run = grade_class.grade(course, assignment, workers=n, force=True, progress=False)
+            result["class"][f"{n}_workers_s"] = run["seconds"]
+            result["class"][f"{n}_workers_cpu_s"] = _children_cpu() - cpu
+            result["class"][f"{n}_workers_failed"] = len(run["failed"])
+            print(
+                f"  {class_size} x {assignment}, {n} worker(s): {run['seconds']:.0f} s",
+                file=sys.stderr,
+            )
+        one, many = (
+            result["class"].get("1_workers_s"),
+            result["class"].get(f"{max(workers)}_workers_s"),
+        )
+        if one and many:
+            result["class"]["speedup"] = one / many
+    return result
+
+
 # --------------------------------------------------------------------- report
 
 
@@ -511,6 +615,29 @@ def table(results: dict) -> str:
             if torch:
                 line += _torch_cells(r, r.get("numpy_over_torch"))
             lines.append(line)
+    if "grading" in results:
+        g = results["grading"]
+        lines += ["", "Autograding (nbgrader, the course's default limits, kernel start included)"]
+        lines.append(f"  {'lesson':<34}{'s per submission':>18}{'CPU s':>8}")
+        for entry in g["lessons"].values():
+            lines.append(
+                f"  {entry['assignment']:<34}{entry['seconds_per_submission']:>18.1f}"
+                f"{entry.get('cpu_seconds_per_submission', float('nan')):>8.1f}"
+            )
+        c = g["class"]
+        if c:
+            mix = ", ".join(f"{v} {k}" for k, v in c["mix"].items())
+            lines.append(f"  {c['submissions']} submissions of {c['assignment']} ({mix}):")
+            for key in sorted(k for k in c if k.endswith("_workers_s")):
+                n = int(key.split("_")[0])
+                per_min = 60 * c["submissions"] / c[key]
+                cpu = c.get(f"{n}_workers_cpu_s", float("nan")) / c["submissions"]
+                lines.append(
+                    f"    {n} worker(s): {c[key]:7.0f} s wall, {per_min:5.1f} submissions/min,"
+                    f" {cpu:.1f} CPU s per submission"
+                )
+            if "speedup" in c:
+                lines.append(f"    speed-up with 2 workers: {c['speedup']:.2f}x")
     lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
     return "\n".join(lines)
 
@@ -520,6 +647,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--json", type=Path, default=ROOT / "build" / "bench.json")
+    parser.add_argument(
+        "--grading-class", type=int, default=100, help="simulated submissions (lesson 03)"
+    )
     args = parser.parse_args(argv)
     torch_too = not args.no_torch and _torch() is not None
     start = time.perf_counter()
@@ -533,6 +663,8 @@ def main(argv: list[str]) -> int:
         results["bn"] = bench_bn(torch_too)
     if "mlp" not in args.skip:
         results["mlp"] = bench_mlp(torch_too)
+    if "grading" not in args.skip:
+        results["grading"] = bench_grading(args.grading_class)
     results["took_s"] = time.perf_counter() - start
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
