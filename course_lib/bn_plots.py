@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from ._widgets import explorer_box, figure_png
 from .batchnorm import batchnorm_backward, batchnorm_forward
-from .gradcheck import numerical_gradient, relative_error, upstream_gradient
+from .gradcheck import CORRECT_BELOW, numerical_gradient, relative_error, upstream_gradient
 
 IN_COLOR, OUT_COLOR = "#4c72b0", "#dd8452"
 SHAPES = ("normal", "skewed", "two bumps")
@@ -338,8 +338,17 @@ def plot_gradcheck_steps(seed: int = 0) -> Figure:
     ax.loglog(steps, errors, "o-", color=IN_COLOR, ms=4)
     ax.axvline(1e-5, color="0.5", ls="--", lw=1)
     ax.text(1.2e-5, errors.max() / 3, "h = 1e-5", fontsize=9, color="0.3")
-    ax.axhspan(1e-11, 1e-8, color="#e6f4ea", zorder=0)
-    ax.text(2e-12, 2e-11, "correct backward (float64)", fontsize=8, color="#1a7f37")
+    # the yardstick of lesson 03, the helpers and the checkers: below it, correct
+    ax.axhspan(errors.min() / 10, CORRECT_BELOW, color="#e6f4ea", zorder=0)
+    ax.axhline(CORRECT_BELOW, color="#1a7f37", lw=0.9)
+    ax.text(
+        2e-12,
+        CORRECT_BELOW / 4,
+        f"correct backward: below {CORRECT_BELOW:.0e}",
+        fontsize=8,
+        color="#1a7f37",
+        va="top",
+    )
     ax.set_xlabel("step h")
     ax.set_ylabel("relative error of dz")
     ax.set_title("central differences: rounding (left) against truncation (right)", fontsize=10)

@@ -15,9 +15,11 @@ normalization layers: Batch Norm's output has, per unit, a sum that does not
 depend on z (it is m * beta), so with dout = 1 the true dz is 0 everywhere, and
 every backward pass that returns roughly 0 (including wrong ones) "passes".
 
-``relative_error`` compares the analytic and numerical gradients. In float64
-with h = 1e-5 a correct backward gives about 1e-11 to 1e-8; above ~1e-5 look
-for a bug (unless the function has a kink or the gradient is tiny, see below).
+``relative_error`` compares the analytic and numerical gradients. The yardstick,
+one number for lesson 03's text, these helpers and the checkers: in float64 with
+h = 1e-5 a correct backward gives a relative error below ``CORRECT_BELOW`` (1e-6;
+typically 1e-11 to 1e-8), a wrong one 1e-2 or more (unless the function has a kink
+or the gradient is tiny, see ``relative_error``). ``verdict`` reads an error with it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,9 @@ import numpy as np
 from ._validation import check_positive
 
 DEFAULT_H = 1e-5
+# A correct backward pass checked in float64 with h = DEFAULT_H stays below this
+# relative error (1e-11 to 1e-8 on the course's layers); a wrong one is at 1e-2 or more.
+CORRECT_BELOW = 1e-6
 
 
 def upstream_gradient(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:
@@ -121,3 +126,16 @@ def relative_error(
     if per_element:
         return float(np.max(diff / np.maximum(size, floor)))
     return float(np.max(diff) / max(float(np.max(size)), floor))
+
+
+def verdict(error: float) -> str:
+    """A relative error read with the yardstick: ``"below 1e-06, correct"`` or
+    ``"3.1e-02, WRONG"``.
+
+    A correct gradient's error is round-off, so it is reported as a bound, never as
+    digits (they differ from one CPU to another); a wrong one with two digits.
+    """
+    error = float(error)
+    if error < CORRECT_BELOW:
+        return f"below {CORRECT_BELOW:.0e}, correct"
+    return f"{error:.1e}, WRONG"

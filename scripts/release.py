@@ -163,6 +163,13 @@ def is_exercise(cell: dict) -> bool:
     return is_solution(cell) or is_graded(cell) or is_feedback(cell)
 
 
+def is_written_answer(cell: dict) -> bool:
+    """A written question's answer cell (nbgrader's "manually graded answer"): a markdown
+    cell, solution and graded, holding the model answer; the release replaces it with
+    "YOUR ANSWER HERE" and an instructor grades it by hand."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
+
+
 def regions(source: str, begin: str, end: str) -> list[str]:
     """The lines strictly between each ``begin`` and ``end`` marker line."""
     found, inside, current = [], False, []
@@ -467,9 +474,19 @@ def _region_lines(nb: dict, begin: str, end: str) -> set[str]:
 
 
 def secret_lines(nb: dict) -> set[str]:
-    """Every significant line of the solution regions and hidden tests of a notebook."""
-    return _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION) | _region_lines(
-        nb, BEGIN_HIDDEN, END_HIDDEN
+    """Every significant line of the solution regions, the hidden tests and the model
+    answers of written questions (whole cells, without markers) of a notebook."""
+    answers = {
+        s
+        for cell in nb["cells"]
+        if is_written_answer(cell)
+        for s in map(_significant, _src(cell).splitlines())
+        if s
+    }
+    return (
+        _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION)
+        | _region_lines(nb, BEGIN_HIDDEN, END_HIDDEN)
+        | answers
     )
 
 
