@@ -136,9 +136,11 @@ HEADER_TEXT = (
     "**Exercise version.** Write your code where a cell says `# YOUR CODE HERE` "
     "(replace the `raise NotImplementedError()` line), then run the cell below it: "
     "it checks your function at once and names the mistake when there is one. "
-    "The *Graded checks* at the end run the same checks plus hidden ones; a "
+    "The *Graded checks* at the end run the same checks again (an instructor's "
+    "nbgrader grading adds hidden ones); a "
     "`NotImplementedError` or `AssertionError` there means an exercise is not "
-    "done yet. The rest of the lesson runs without your code."
+    "done yet. The rest of the lesson runs without your code. A cell that says "
+    "YOUR ANSWER HERE is for a written answer (double-click it to write), graded by hand."
 )
 
 
@@ -601,7 +603,7 @@ Written by `make student` (scripts/release.py) from the lessons in `notebooks/`.
 Each folder is one lesson. The exercises have their solutions removed: write
 yours where a cell says `# YOUR CODE HERE` and run the cell below it for
 immediate feedback. The graded checks at the end of each notebook run the same
-checks plus hidden ones, as an instructor's autograder would.
+checks again; an instructor's grading with nbgrader adds hidden ones.
 
 The notebooks in `notebooks/` are the instructor versions, with the solutions.
 `make student` keeps a notebook here that you have edited; `python

@@ -9,10 +9,12 @@ from hypothesis import strategies as st
 
 from course_lib.batchnorm import batchnorm_backward, batchnorm_forward
 from course_lib.gradcheck import (
+    CORRECT_BELOW,
     numerical_gradient,
     numerical_gradients,
     relative_error,
     upstream_gradient,
+    verdict,
 )
 
 
@@ -153,3 +155,51 @@ def test_relative_error_edge_cases():
     assert relative_error(np.empty(0), np.empty(0)) == 0.0
     with pytest.raises(ValueError, match="same shape"):
         relative_error(np.ones(3), np.ones(4))
+
+
+# ------------------------------------------------------------------ the yardstick
+def test_the_yardstick_is_read_as_a_bound_below_and_as_digits_above():
+    assert CORRECT_BELOW == 1e-6
+    assert verdict(0.0) == verdict(3e-9) == verdict(9.9e-7) == "below 1e-06, correct"
+    assert verdict(CORRECT_BELOW) == "1.0e-06, WRONG"
+    assert verdict(0.0312) == "3.1e-02, WRONG"
+    assert verdict(float("nan")) == "nan, WRONG"
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    m=st.integers(3, 9),
+    n=st.integers(1, 4),
+    eps=st.sampled_from([1e-5, 1e-3, 0.5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_yardstick_separates_a_correct_batchnorm_backward_from_a_wrong_one(m, n, eps, seed):
+    # Correct: 100 times below the yardstick (room to spare on every CPU). Wrong (the
+    # variance path forgotten): 100 times above it, on the same random cases.
+    rng = np.random.default_rng(seed)
+    z = rng.normal(rng.uniform(-3, 3, n), rng.uniform(0.5, 3, n), size=(m, n))
+    gamma, beta = rng.uniform(0.5, 2, n), rng.standard_normal(n)
+    _, cache = batchnorm_forward(z, gamma, beta, eps)
+    dout = upstream_gradient(z.shape, seed=seed % 1000)
+    numerical = numerical_gradient(lambda a: batchnorm_forward(a, gamma, beta, eps)[0], z, dout)
+    assert relative_error(batchnorm_backward(dout, cache)[0], numerical) < CORRECT_BELOW / 100
+    forgot = gamma * cache.inv_std * (dout - dout.sum(0) / m)
+    assert relative_error(forgot, numerical) > 100 * CORRECT_BELOW
+
+
+def test_the_yardstick_needs_a_gradient_that_is_not_tiny():
+    # With two examples and a small eps, x̂ = ±1 almost exactly and the true dz is ~1e-5 of
+    # dout: the finite differences' own error (~1e-11) is then large relative to it, and a
+    # correct backward comes close to the yardstick (or above it). Check such cases with a
+    # larger eps, as the checker does.
+    z = np.array([[0.0, 1.0, -2.0], [3.0, -1.0, 2.0]])
+    gamma, beta = np.array([1.0, 1.5, 0.5]), np.zeros(3)
+    dout = upstream_gradient(z.shape, seed=0)
+    errors, sizes = {}, {}
+    for eps in (1e-5, 0.5):
+        _, cache = batchnorm_forward(z, gamma, beta, eps)
+        num = numerical_gradient(lambda a, e=eps: batchnorm_forward(a, gamma, beta, e)[0], z, dout)
+        dz = batchnorm_backward(dout, cache)[0]
+        errors[eps], sizes[eps] = relative_error(dz, num), np.abs(dz).max() / np.abs(dout).max()
+    assert sizes[1e-5] < 1e-4 and errors[1e-5] > CORRECT_BELOW / 10
+    assert sizes[0.5] > 1e-2 and errors[0.5] < CORRECT_BELOW / 100

@@ -316,9 +316,9 @@ plt.show()
 #
 # Compare the analytic gradient *a* with the numerical one *b* by the **relative error
 # (相对误差)** $\max_k |a_k-b_k| \,/\, \max_k(|a_k|+|b_k|)$ (`gc.relative_error`).
-# **The yardstick, used by this lesson, `course_lib` and the checkers alike: in float64
-# with h = 10⁻⁵, a correct backward gives a relative error below `gc.CORRECT_BELOW`
-# (printed below); a wrong one is off by far more, 10⁻² or above.** The figure shows why
+# **The yardstick, the same in this lesson, `course_lib` and the checkers: in float64
+# with h = 10⁻⁵, a correct backward gives a relative error below 10⁻⁶
+# (`gc.CORRECT_BELOW`); above it, look for a bug (most bugs give 10⁻² or more).** The figure shows why
 # h = 10⁻⁵: a larger h adds truncation error (∝ h²); a smaller h lets rounding error
 # (∝ 10⁻¹⁶/h) take over.
 

@@ -128,7 +128,9 @@ print(f"inference mode: class {dep.inference.argmax()}, P(class {true_class}) = 
 # The fix the notes give: replace $\mu_B$ and $\sigma_B^2$ by fixed estimates $\mu$, $\sigma^2$
 # of each unit's mean and variance, kept from training,
 #
-# $$z_{\text{norm}}=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, z_{\text{norm}}+\beta .$$
+# $$\hat x=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, \hat x+\beta$$
+#
+# ($\hat x$ is the notes' $z_{\text{norm}}$, as in lesson 03).
 #
 # Each example is then treated on its own. `model.predict` does exactly this, so one example
 # gets the same prediction alone as inside any batch ("the same" up to floating-point
@@ -321,7 +323,7 @@ print("running var   PyTorch-style:", torch_like[1], " Keras-style:", keras_like
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # *Two different β's.* The notes use β twice: for the weight of the old value in the
-# average, and for the learned shift of BN ($\tilde z=\gamma z_{\text{norm}}+\beta$). They
+# average, and for the learned shift of BN ($\tilde z=\gamma \hat x+\beta$). They
 # have nothing to do with each other. In the code the `beta` of `update_running_stats` is
 # the weight; the `beta` of `batchnorm_inference` is the shift. PyTorch avoids the clash with
 # `momentum`/`bias`, Keras with `momentum`/`beta`.
@@ -413,8 +415,8 @@ checks.check_update_running_stats(update_running_stats)
 def batchnorm_inference(z, gamma, beta, running_mean, running_var, eps=1e-5):
     """Batch Norm in inference mode: every example normalized by the fixed statistics."""
     ### BEGIN SOLUTION
-    z_norm = (z - running_mean) / np.sqrt(running_var + eps)
-    return gamma * z_norm + beta
+    x_hat = (z - running_mean) / np.sqrt(running_var + eps)
+    return gamma * x_hat + beta
     ### END SOLUTION
 
 
@@ -522,7 +524,7 @@ for b, m_ in models.items():
 #
 # <details><summary>Answers</summary>
 #
-# 1. $\mu_B = z$, $\sigma_B^2 = 0$, so $z_{\text{norm}}=0$ and the output is $\beta$ for every
+# 1. $\mu_B = z$, $\sigma_B^2 = 0$, so $\hat x=0$ and the output is $\beta$ for every
 #    input. PyTorch and this course raise an error instead; Keras returns $\beta$.
 # 2. $1/(1-0.95) = 20$ steps; $0.95^{20}\approx 0.36\approx 1/e$.
 # 3. β = 1 − 0.01 = 0.99; Keras `momentum=0.99`.
@@ -550,7 +552,7 @@ for b, m_ in models.items():
 # **This lesson (section 3 of the notes, completed).** In training mode a BN layer
 # normalizes with the statistics of the batch, so a prediction depends on the other
 # examples, and a single example always gives $\beta$. At test time the layer uses fixed
-# estimates: $z_{\text{norm}} = (z-\mu)/\sqrt{\sigma^2+\varepsilon}$, $\tilde z=\gamma z_{\text{norm}}+\beta$.
+# estimates: $\hat x = (z-\mu)/\sqrt{\sigma^2+\varepsilon}$, $\tilde z=\gamma \hat x+\beta$.
 # The frameworks keep them with an exponentially weighted average
 # $v_t=\beta v_{t-1}+(1-\beta)\theta_t$, which remembers about $1/(1-\beta)$ batches and is
 # biased towards its start values for the first few multiples of that window ($v_t/(1-\beta^t)$
