@@ -524,8 +524,8 @@ report(check_backward(backward_without_variance_path, z5, gamma5, beta5, dout5))
 #
 # Adding b to a unit moves μ by b; multiplying by a > 0 multiplies z − μ and σ by a.
 # Both cancel in step (3), so BN(a·z + b) = BN(z), exactly when ε = 0. With ε the
-# identity is BN(a·z + b; ε) = BN(z; ε/a²): scaling only changes how much ε matters
-# (its **invariance**, 不变性).
+# identity is BN(a·z + b; ε) = BN(z; ε/a²): scaling only changes how much ε matters.
+# This is Batch Norm's scale and shift **invariance (不变性)**.
 #
 # The consequence for a network: with z = a<sup>[l−1]</sup>W + b, multiplying the
 # weights W by a > 0 does not change the layer's output (the bias b is removed as well,
