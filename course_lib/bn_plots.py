@@ -21,7 +21,13 @@ from matplotlib.figure import Figure
 
 from ._widgets import explorer_box
 from .batchnorm import batchnorm_backward, batchnorm_forward
-from .gradcheck import CORRECT_BELOW, numerical_gradient, relative_error, upstream_gradient
+from .gradcheck import (
+    BUG_ABOVE,
+    CORRECT_BELOW,
+    numerical_gradient,
+    relative_error,
+    upstream_gradient,
+)
 
 IN_COLOR, OUT_COLOR = "#4c72b0", "#dd8452"
 SHAPES = ("normal", "skewed", "two bumps")
@@ -375,16 +381,24 @@ def plot_gradcheck_steps(seed: int = 0) -> Figure:
     fig, ax = plt.subplots(figsize=(6, 3.6), layout="constrained")
     ax.loglog(steps, errors, "o-", color=IN_COLOR, ms=4)
     ax.axvline(1e-5, color="0.5", ls="--", lw=1)
-    ax.text(1.2e-5, errors.max() / 3, "h = 1e-5", fontsize=9, color="0.3")
-    # the yardstick of lesson 03, the helpers and the checkers: below it, correct
+    ax.text(1.2e-5, errors.min() / 3, "h = 1e-5", fontsize=9, color="0.3", va="center")
+    # the yardstick of lesson 03, the helpers and the checkers (gradcheck.verdict)
     ax.axhspan(errors.min() / 10, CORRECT_BELOW, color="#e6f4ea", zorder=0)
-    ax.axhline(CORRECT_BELOW, color="#1a7f37", lw=0.9)
+    ax.axhspan(BUG_ABOVE, errors.max() * 10, color="#fdecea", zorder=0)
     ax.text(
         2e-12,
         errors.min() / 3,
-        f"correct backward (float64): below {CORRECT_BELOW:.0e}",
+        f"below {CORRECT_BELOW:.0e}: correct",
         fontsize=8,
         color="#1a7f37",
+        va="center",
+    )
+    ax.text(
+        1.2e-5,
+        errors.max() * 3,
+        f"above {BUG_ABOVE:.0e}: a bug",
+        fontsize=8,
+        color="#b42318",
         va="center",
     )
     ax.set_xlabel("step h")

@@ -316,9 +316,11 @@ plt.show()
 #
 # Compare the analytic gradient *a* with the numerical one *b* by the **relative error
 # (相对误差)** $\max_k |a_k-b_k| \,/\, \max_k(|a_k|+|b_k|)$ (`gc.relative_error`).
-# **The yardstick, the same in this lesson, `course_lib` and the checkers: in float64
-# with h = 10⁻⁵, a correct backward gives a relative error below 10⁻⁶
-# (`gc.CORRECT_BELOW`); above it, look for a bug (most bugs give 10⁻² or more).** The figure shows why
+# **The yardstick, the same in this lesson, `course_lib` and the checkers (`gc.verdict`),
+# in float64 with h = 10⁻⁵: below 10⁻⁷, correct; above 10⁻⁴, a bug; in between, look
+# closer** (a small term such as ε forgotten, or a true gradient so tiny that the finite
+# differences' own error matters). A wrong formula is off by a whole term, far above 10⁻⁴;
+# a correct backward is at round-off, far below 10⁻⁷. The figure shows why
 # h = 10⁻⁵: a larger h adds truncation error (∝ h²); a smaller h lets rounding error
 # (∝ 10⁻¹⁶/h) take over.
 
@@ -339,18 +341,13 @@ def check_backward(backward, z, gamma, beta, dout, eps=1e-5):
             for name, a, b in zip(("dz", "dgamma", "dbeta"), analytic, numerical, strict=True)}
 
 
-def report(errors):
-    for name, err in errors.items():
-        print(f"  {name:7s} relative error {gc.verdict(err)}")
-
-
-print(f"the yardstick: a correct backward gives a relative error below {gc.CORRECT_BELOW:.0e}")
+print(f"the yardstick: below {gc.CORRECT_BELOW:.0e} correct, above {gc.BUG_ABOVE:.0e} a bug")
 rng = np.random.default_rng(0)
 z5 = rng.normal(1.0, 2.0, size=(5, 4))
 gamma5, beta5 = rng.uniform(0.5, 2.0, 4), rng.normal(size=4)
 dout5 = gc.upstream_gradient(z5.shape, seed=1)   # random, standard normal
 print("course_lib's backward against central differences (random dout):")
-report(check_backward(bn.batchnorm_backward, z5, gamma5, beta5, dout5))
+gc.report(check_backward(bn.batchnorm_backward, z5, gamma5, beta5, dout5))
 
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -491,7 +488,7 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 
 # %%
 print("staged backward against central differences (random dout):")
-report(check_backward(bn.batchnorm_backward_staged, z5, gamma5, beta5, dout5))
+gc.report(check_backward(bn.batchnorm_backward_staged, z5, gamma5, beta5, dout5))
 _, cache5 = bn.batchnorm_forward(z5, gamma5, beta5)
 same = all(np.allclose(a, b, rtol=1e-12, atol=1e-14)
            for a, b in zip(bn.batchnorm_backward(dout5, cache5), bn.batchnorm_backward_staged(dout5, cache5), strict=True))
@@ -515,7 +512,7 @@ print("dout = ones:   passes the check with np.allclose:",
       naive_check(backward_without_variance_path, np.ones_like(z5)))
 print("dout = random: passes the check with np.allclose:",
       naive_check(backward_without_variance_path, dout5))
-report(check_backward(backward_without_variance_path, z5, gamma5, beta5, dout5))
+gc.report(check_backward(backward_without_variance_path, z5, gamma5, beta5, dout5))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 9. Scale invariance, and ε
@@ -642,7 +639,7 @@ plt.show()
 #   and a variance path, the last two with a sum over the batch. It simplifies to
 #   dz = γ/√(σ² + ε) · (dout − dβ/m − x̂·dγ/m), with dβ = Σ dout and dγ = Σ dout·x̂.
 # - Check any backward pass with central differences, a **random** upstream gradient
-#   and the relative error; in float64 a correct backward gives below 10⁻⁶.
+#   and the relative error; in float64 a correct backward gives below 10⁻⁷, a bug above 10⁻⁴.
 # - BN(a·z + b) = BN(z) for a > 0: the layer ignores the scale of the previous
 #   weights, and the gradient with respect to them shrinks as the weights grow.
 # - ε keeps a constant unit finite (output β) and damps units with σ² ≲ ε.
