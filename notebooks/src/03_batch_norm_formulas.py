@@ -265,9 +265,10 @@ checks.check_batchnorm_forward(batchnorm_forward)
 # ## 6. The backward pass (反向传播) on the computational graph (计算图)
 #
 # In a network, the layer after Batch Norm sends back the gradient of the loss with
-# respect to BN's output, **dout** = ∂L/∂z̃ (shape (m, n)). The backward pass must
-# return ∂L/∂z (to pass on to the previous layer) and ∂L/∂γ, ∂L/∂β (to update the
-# parameters). We write dv for ∂L/∂v: **dz, dγ, dβ**, and dx̂ for the gradient reaching x̂.
+# respect to BN's output, ∂L/∂z̃ (shape (m, n)); the code calls it **`dout`**. The backward
+# pass must return ∂L/∂z (to pass on to the previous layer) and ∂L/∂γ, ∂L/∂β (to update the
+# parameters). We write dv for ∂L/∂v: **dz̃** (= `dout`), **dz, dγ, dβ**, and dx̂ for the
+# gradient reaching x̂; the checker's hints use the same names.
 #
 # The units do not interact (each column has its own μ and σ²), so it is enough to
 # derive one unit; the index i runs over the m examples of the batch. The forward pass
@@ -289,8 +290,8 @@ plt.show()
 #
 # Node (8) as a worked step. z̃ᵢ = γ x̂ᵢ + β, and γ, β are shared by the batch (rule 2):
 #
-# $$d\beta = \sum_i \text{dout}_i, \qquad d\gamma = \sum_i \text{dout}_i\,\hat x_i, \qquad
-# d\hat x_i = \gamma\,\text{dout}_i .$$
+# $$d\beta = \sum_i d\tilde z_i, \qquad d\gamma = \sum_i d\tilde z_i\,\hat x_i, \qquad
+# d\hat x_i = \gamma\,d\tilde z_i .$$
 #
 # From x̂ back to zᵢ there are **three paths**, and dzᵢ is the sum of what each brings:
 #
@@ -422,21 +423,21 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 # the whole batch? Write your answer in the cell below.
 
 # %% [markdown] nbgrader={"grade": true, "grade_id": "backward_paths_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
-# **Model answer.** With r = 1/√(σ² + ε) and dx̂ⱼ = γ·doutⱼ: the direct path gives
+# **Model answer.** With r = 1/√(σ² + ε) and dx̂ⱼ = γ·dz̃ⱼ: the direct path gives
 # r·dx̂ᵢ. The mean path gives −(r/m)·Σⱼ dx̂ⱼ: moving zᵢ moves μ, which every example
 # subtracts, so the mean of the upstream gradient is removed. The variance path gives
 # −(r/m)·x̂ᵢ·Σⱼ dx̂ⱼ x̂ⱼ: moving zᵢ changes σ² and so the r that divides every example, which
 # removes the component of the gradient along x̂. The sums appear because μ and σ² are one
 # number per unit shared by all m examples (rule 2): their gradient collects what every
-# example sends back, so each dzᵢ depends on the whole batch's dout.
+# example sends back, so each dzᵢ depends on the whole batch's dz̃.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. The compact form (read it after exercise 2)
 #
 # Collected and simplified, the three paths give the compact form of the backward pass:
 #
-# $$\boxed{\;dz_i = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\left(\text{dout}_i - \frac{d\beta}{m} - \hat x_i\,\frac{d\gamma}{m}\right),\qquad
-# d\beta = \sum_i \text{dout}_i,\quad d\gamma = \sum_i \text{dout}_i\,\hat x_i.\;}$$
+# $$\boxed{\;dz_i = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\left(d\tilde z_i - \frac{d\beta}{m} - \hat x_i\,\frac{d\gamma}{m}\right),\qquad
+# d\beta = \sum_i d\tilde z_i,\quad d\gamma = \sum_i d\tilde z_i\,\hat x_i.\;}$$
 #
 # Read it as: take the upstream gradient, remove its mean (the mean path) and its component
 # along x̂ (the variance path), and scale by γ/√(σ² + ε) (the direct path). This is
@@ -449,7 +450,7 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 #
 # $$
 # \begin{aligned}
-# &(8)\ \tilde z_i=\gamma\hat x_i+\beta: && d\beta=\sum_i \text{dout}_i,\quad d\gamma=\sum_i \text{dout}_i\,\hat x_i,\quad d\hat x_i=\gamma\, \text{dout}_i\\
+# &(8)\ \tilde z_i=\gamma\hat x_i+\beta: && d\beta=\sum_i d\tilde z_i,\quad d\gamma=\sum_i d\tilde z_i\,\hat x_i,\quad d\hat x_i=\gamma\, d\tilde z_i\\
 # &(7)\ \hat x_i=d_i\,r: && dd_i \mathrel{+}= r\, d\hat x_i,\quad dr=\sum_i d_i\, d\hat x_i\\
 # &(6)\ r=1/s: && ds=-\frac{dr}{s^2}\\
 # &(5)\ s=\sqrt{\sigma^2+\varepsilon}: && d\sigma^2=\frac{ds}{2s}\\
@@ -478,7 +479,7 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 # $$dz_i = r\,d\hat x_i - \frac{r}{m}\,\hat x_i\sum_j d\hat x_j\,\hat x_j - \frac{r}{m}\sum_j d\hat x_j
 # = \frac{r}{m}\Big(m\, d\hat x_i - \sum_j d\hat x_j - \hat x_i \sum_j d\hat x_j\,\hat x_j\Big).$$
 #
-# Finally $d\hat x_j = \gamma\, \text{dout}_j$ with one γ per unit, so $\sum_j d\hat x_j = \gamma\, d\beta$ and
+# Finally $d\hat x_j = \gamma\, d\tilde z_j$ with one γ per unit, so $\sum_j d\hat x_j = \gamma\, d\beta$ and
 # $\sum_j d\hat x_j\hat x_j = \gamma\, d\gamma$: the backward pass **reuses the parameter
 # gradients**, which gives the boxed form above.
 #
@@ -637,7 +638,7 @@ plt.show()
 #   from: nothing is lost. Other training batches are still normalized by their own statistics.
 # - The backward pass follows from the computational graph: a direct path, a mean path
 #   and a variance path, the last two with a sum over the batch. It simplifies to
-#   dz = γ/√(σ² + ε) · (dout − dβ/m − x̂·dγ/m), with dβ = Σ dout and dγ = Σ dout·x̂.
+#   dz = γ/√(σ² + ε) · (dz̃ − dβ/m − x̂·dγ/m), with dβ = Σ dz̃ and dγ = Σ dz̃·x̂ (dz̃ = `dout`).
 # - Check any backward pass with central differences, a **random** upstream gradient
 #   and the relative error; in float64 a correct backward gives below 10⁻⁷, a bug above 10⁻⁴.
 # - BN(a·z + b) = BN(z) for a > 0: the layer ignores the scale of the previous
