@@ -21,7 +21,7 @@
 #
 # **Time.** About 45 minutes for the core path (sections 1–9, the two exercises and the
 # two written questions included). The "Going deeper" sections after the summary add
-# about 15 minutes; you can skip them without losing the thread.
+# about 5 minutes; you can skip them without losing the thread.
 #
 # Lessons 01 and 02 normalized the **inputs** of a network. Batch Normalization
 # (Ioffe & Szegedy, 2015) applies the same idea inside the network, to every hidden

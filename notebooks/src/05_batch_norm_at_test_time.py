@@ -20,7 +20,7 @@
 #
 # **Time.** About 45 minutes for the core path (sections 1–6, the two exercises and the
 # two written questions included). The "Going deeper" sections after the summary add
-# about 15 minutes; you can skip them without losing the thread.
+# about 10 minutes; you can skip them without losing the thread.
 #
 # In lessons 03 and 04 every Batch Norm layer (the notes' Batch归一化; 批量规范化 in the
 # Chinese edition of d2l) normalized a **mini-batch (小批量)** with that
