@@ -31,7 +31,10 @@ measured worst case 5e-8 over 200 random batches with nearly constant units
 changes a whole term of the gradient: every mistake in the lesson-03 checker
 gives 4e-3 or more. In between sit the small terms: a backward without the eps
 of the forward is off by about eps / sigma^2 (1e-5 for unit-variance data), and
-inputs near a kink or computed in float32 land there too: look closer.
+inputs near a kink or computed in float32 land there too: look closer. So does a
+correct backward whose true gradient is tiny next to dout (Batch Norm on a batch of
+two with a small eps, where x̂ = ±1 almost exactly and dz is ~1e-5 of dout): the
+finite differences' own error is then no longer small next to it.
 """
 
 from __future__ import annotations

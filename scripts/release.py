@@ -144,9 +144,11 @@ HEADER_TEXT = (
     "**Exercise version.** Write your code where a cell says `# YOUR CODE HERE` "
     "(replace the `raise NotImplementedError()` line), then run the cell below it: "
     "it checks your function at once and names the mistake when there is one. "
-    "The *Graded checks* at the end run the same checks plus hidden ones; a "
+    "The *Graded checks* at the end run the same checks again (an instructor's "
+    "nbgrader grading adds hidden ones); a "
     "`NotImplementedError` or `AssertionError` there means an exercise is not "
-    "done yet. The rest of the lesson runs without your code."
+    "done yet. The rest of the lesson runs without your code. A cell that says "
+    "YOUR ANSWER HERE is for a written answer (double-click it to write), graded by hand."
 )
 
 
@@ -169,6 +171,13 @@ def is_feedback(cell: dict) -> bool:
 
 def is_exercise(cell: dict) -> bool:
     return is_solution(cell) or is_graded(cell) or is_feedback(cell)
+
+
+def is_written_answer(cell: dict) -> bool:
+    """A written question's answer cell (nbgrader's "manually graded answer"): a markdown
+    cell, solution and graded, holding the model answer; the release replaces it with
+    "YOUR ANSWER HERE" and an instructor grades it by hand."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
 
 
 def regions(source: str, begin: str, end: str) -> list[str]:
@@ -486,9 +495,19 @@ def _region_lines(nb: dict, begin: str, end: str) -> set[str]:
 
 
 def secret_lines(nb: dict) -> set[str]:
-    """Every significant line of the solution regions and hidden tests of a notebook."""
-    return _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION) | _region_lines(
-        nb, BEGIN_HIDDEN, END_HIDDEN
+    """Every significant line of the solution regions, the hidden tests and the model
+    answers of written questions (whole cells, without markers) of a notebook."""
+    answers = {
+        s
+        for cell in nb["cells"]
+        if is_written_answer(cell)
+        for s in map(_significant, _src(cell).splitlines())
+        if s
+    }
+    return (
+        _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION)
+        | _region_lines(nb, BEGIN_HIDDEN, END_HIDDEN)
+        | answers
     )
 
 
@@ -603,7 +622,7 @@ Written by `make student` (scripts/release.py) from the lessons in `notebooks/`.
 Each folder is one lesson. The exercises have their solutions removed: write
 yours where a cell says `# YOUR CODE HERE` and run the cell below it for
 immediate feedback. The graded checks at the end of each notebook run the same
-checks plus hidden ones, as an instructor's autograder would.
+checks again; an instructor's grading with nbgrader adds hidden ones.
 
 The notebooks in `notebooks/` are the instructor versions, with the solutions.
 `make student` keeps a notebook here that you have edited; `python

@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 
 from course_lib.batchnorm import batchnorm_backward, batchnorm_forward
 from course_lib.gradcheck import (
+    BUG_ABOVE,
+    CORRECT_BELOW,
     numerical_gradient,
     numerical_gradients,
     relative_error,
     upstream_gradient,
+    verdict,
 )
 
 
@@ -208,3 +211,42 @@ def test_correct_backward_is_correct_and_a_missing_eps_says_look_closer():
             eps_missing.append(relative_error(no_eps, num[0]))
     assert gradcheck.verdict(worst) == "correct", worst
     assert eps_missing and all(gradcheck.verdict(e) == "look closer" for e in eps_missing)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    m=st.integers(3, 9),
+    n=st.integers(1, 4),
+    eps=st.sampled_from([1e-5, 1e-3, 0.5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_yardstick_separates_a_correct_batchnorm_backward_from_a_wrong_one(m, n, eps, seed):
+    # Correct: ten times below CORRECT_BELOW (room to spare on every CPU). Wrong (the
+    # variance path forgotten): far above BUG_ABOVE, on the same random cases.
+    rng = np.random.default_rng(seed)
+    z = rng.normal(rng.uniform(-3, 3, n), rng.uniform(0.5, 3, n), size=(m, n))
+    gamma, beta = rng.uniform(0.5, 2, n), rng.standard_normal(n)
+    _, cache = batchnorm_forward(z, gamma, beta, eps)
+    dout = upstream_gradient(z.shape, seed=seed % 1000)
+    numerical = numerical_gradient(lambda a: batchnorm_forward(a, gamma, beta, eps)[0], z, dout)
+    assert relative_error(batchnorm_backward(dout, cache)[0], numerical) < CORRECT_BELOW / 10
+    forgot = gamma * cache.inv_std * (dout - dout.sum(0) / m)
+    assert relative_error(forgot, numerical) > 10 * BUG_ABOVE
+
+
+def test_a_tiny_true_gradient_says_look_closer():
+    # With two examples and a small eps, x̂ = ±1 almost exactly and the true dz is ~1e-5 of
+    # dout: the finite differences' own error is then large relative to it, and a correct
+    # backward lands between the two thresholds. With a larger eps (as the checker uses for
+    # its batch of two) it is correct again.
+    z = np.array([[0.0, 1.0, -2.0], [3.0, -1.0, 2.0]])
+    gamma, beta = np.array([1.0, 1.5, 0.5]), np.zeros(3)
+    dout = upstream_gradient(z.shape, seed=0)
+    errors, sizes = {}, {}
+    for eps in (1e-5, 0.5):
+        _, cache = batchnorm_forward(z, gamma, beta, eps)
+        num = numerical_gradient(lambda a, e=eps: batchnorm_forward(a, gamma, beta, e)[0], z, dout)
+        dz = batchnorm_backward(dout, cache)[0]
+        errors[eps], sizes[eps] = relative_error(dz, num), np.abs(dz).max() / np.abs(dout).max()
+    assert sizes[1e-5] < 1e-4 and verdict(errors[1e-5]) == "look closer"
+    assert sizes[0.5] > 1e-2 and errors[0.5] < CORRECT_BELOW / 100

@@ -60,3 +60,21 @@ def test_notebook_matches_its_py_source(path: Path):
     assert [(c.cell_type, c.source) for c in from_py.cells] == [
         (c.cell_type, c.source) for c in from_nb.cells
     ], "notebook and .py differ: run `make sync`, then `make outputs`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_going_deeper_sections_are_marked_for_the_site_and_left_out_of_the_slides(path: Path):
+    """Every cell of a "## Going deeper: ..." section (up to the next "## " heading that
+    is not one) carries the tag ``going-deeper`` and the slide type ``skip``, and only
+    those cells carry the tag (COMMON.md, issue 13)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    inside = False
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        heading = re.match(r"## (.*)", source) if cell["cell_type"] == "markdown" else None
+        if heading:
+            inside = heading.group(1).startswith("Going deeper")
+        tagged = "going-deeper" in cell["metadata"].get("tags", [])
+        assert tagged == inside, f"cell {i} ({source[:50]!r}): tag going-deeper is {tagged}"
+        if tagged:
+            assert cell["metadata"].get("slideshow", {}).get("slide_type") == "skip", i
