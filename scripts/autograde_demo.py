@@ -254,6 +254,8 @@ def scores(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float
             cells = result.setdefault(sub.student.id, {})
             for nb in sub.notebooks:
                 for grade in nb.grades:
+                    if grade.cell.cell_type == "markdown":
+                        continue  # a written answer: graded by hand, not by autograde
                     cells[grade.name] = (float(grade.score), float(grade.max_score))
     return result
 

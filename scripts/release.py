@@ -155,6 +155,13 @@ def is_graded(cell: dict) -> bool:
     return bool(nbgrader_meta(cell).get("grade"))
 
 
+def is_written_answer(cell: dict) -> bool:
+    """A manually graded written answer: a markdown cell that is both solution and
+    graded. The instructor version holds the model answer; the release says
+    "YOUR ANSWER HERE" (nbgrader's text stub)."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
+
+
 def is_feedback(cell: dict) -> bool:
     return FEEDBACK_TAG in cell.get("metadata", {}).get("tags", [])
 
@@ -467,9 +474,18 @@ def _region_lines(nb: dict, begin: str, end: str) -> set[str]:
 
 
 def secret_lines(nb: dict) -> set[str]:
-    """Every significant line of the solution regions and hidden tests of a notebook."""
-    return _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION) | _region_lines(
-        nb, BEGIN_HIDDEN, END_HIDDEN
+    """Every significant line of the solution regions, hidden tests and model answers
+    (written answers) of a notebook."""
+    answers = {
+        line
+        for cell in nb["cells"]
+        if is_written_answer(cell)
+        for line in filter(None, map(_significant, _src(cell).splitlines()))
+    }
+    return (
+        _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION)
+        | _region_lines(nb, BEGIN_HIDDEN, END_HIDDEN)
+        | answers
     )
 
 

@@ -69,6 +69,11 @@ def test_no_solution_or_hidden_test_line_leaks(released, lesson):
     assert solutions and hidden and secrets, "no solution or no hidden tests to protect"
     student = _release_of(released, lesson)
     assert release.find_leaks(instructor, [student]) == []
+    # Written answers: the model answer is replaced by nbgrader's stub.
+    answers = {c["id"]: c for c in student["cells"] if release.is_written_answer(c)}
+    for cell in instructor["cells"]:
+        if release.is_written_answer(cell):
+            assert _source(answers[cell["id"]]) == "YOUR ANSWER HERE"
     # The markers themselves are gone too, and nothing of the solutions hides in metadata.
     text = json.dumps(student)
     assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text
@@ -93,7 +98,11 @@ def test_no_solution_is_shown_whole_elsewhere_in_the_lesson(lesson):
 @lesson_param
 def test_solutions_become_stubs_under_the_same_signature(released, lesson):
     instructor = {c["id"]: c for c in _load(lesson)["cells"]}
-    student = [c for c in _release_of(released, lesson)["cells"] if release.is_solution(c)]
+    student = [
+        c
+        for c in _release_of(released, lesson)["cells"]
+        if release.is_solution(c) and c["cell_type"] == "code"
+    ]
     assert student
     for cell in student:
         src = _source(cell)
@@ -131,7 +140,7 @@ def test_release_keeps_every_cell_and_its_metadata(released, lesson):
     for mine, theirs in zip(student["cells"][1:], instructor["cells"], strict=True):
         for key in ("tags", "slideshow"):
             assert mine["metadata"].get(key) == theirs["metadata"].get(key)
-        if mine["cell_type"] == "markdown":
+        if mine["cell_type"] == "markdown" and not release.is_written_answer(theirs):
             assert _source(mine) == _source(theirs).replace("../assets/", "assets/")
     assert student["metadata"]["kernelspec"] == instructor["metadata"]["kernelspec"]
     assert "jupytext" not in student["metadata"]  # a plain notebook, no paired .py
@@ -157,6 +166,9 @@ def test_nbgrader_metadata_is_complete_and_ids_unique(lesson):
             continue
         ids.append(meta["grade_id"])
         assert meta["schema_version"] == 3
+        if release.is_written_answer(cell):  # manually graded: answered in place
+            assert not meta["locked"] and meta["points"] > 0 and _source(cell).strip()
+            continue
         if meta.get("solution"):
             assert cell["cell_type"] == "code" and not meta["grade"] and not meta["locked"]
         if meta.get("grade"):
@@ -174,6 +186,8 @@ def test_markers_are_balanced_and_in_the_right_cells(lesson):
                 assert kind(cell), f"{begin} outside its kind of cell: {src[:80]!r}"
                 assert lines.count(begin) == lines.count(end) >= 1
                 assert lines.index(begin) < lines.index(end)
+        if release.is_written_answer(cell):
+            continue  # the whole cell is the model answer
         if release.is_solution(cell):
             assert release.regions(src, *_SOLUTION), "a solution cell without a solution"
         if release.is_graded(cell):
