@@ -144,9 +144,11 @@ HEADER_TEXT = (
     "**Exercise version.** Write your code where a cell says `# YOUR CODE HERE` "
     "(replace the `raise NotImplementedError()` line), then run the cell below it: "
     "it checks your function at once and names the mistake when there is one. "
-    "The *Graded checks* at the end run the same checks plus hidden ones; a "
+    "The *Graded checks* at the end run the same checks again (when an instructor "
+    "grades the notebook with nbgrader, hidden tests on other data run there too); a "
     "`NotImplementedError` or `AssertionError` there means an exercise is not "
-    "done yet. The rest of the lesson runs without your code."
+    "done yet. A written question has a cell saying *YOUR ANSWER HERE*: replace it "
+    "with your answer. The rest of the lesson runs without your code."
 )
 
 
@@ -619,7 +621,9 @@ Written by `make student` (scripts/release.py) from the lessons in `notebooks/`.
 Each folder is one lesson. The exercises have their solutions removed: write
 yours where a cell says `# YOUR CODE HERE` and run the cell below it for
 immediate feedback. The graded checks at the end of each notebook run the same
-checks plus hidden ones, as an instructor's autograder would.
+checks again; hidden tests on other data run there only when an instructor grades
+the notebook with nbgrader. Written questions: replace *YOUR ANSWER HERE* with
+your answer.
 
 The notebooks in `notebooks/` are the instructor versions, with the solutions.
 `make student` keeps a notebook here that you have edited; `python
