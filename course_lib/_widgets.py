@@ -28,8 +28,10 @@ def rgba_png(rgba: np.ndarray) -> bytes:
     """An (h, w, 4) uint8 image (opaque) as PNG bytes: RGB, light compression."""
     from PIL import Image
 
+    h, w = rgba.shape[:2]
+    image = Image.frombuffer("RGBA", (w, h), np.ascontiguousarray(rgba), "raw", "RGBA", 0, 1)
     buf = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(rgba[..., :3])).save(buf, format="PNG", compress_level=1)
+    image.convert("RGB").save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
