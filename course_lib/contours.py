@@ -328,7 +328,7 @@ class _ExplorerView:
         self.title.set_text(f"x₁ scaled by {scale:g}: κ(S) = {cost.kappa:.3g}")
         gap = (costs - cost.j_min) / (cost.j0 - cost.j_min)
         self.curve.set_data(np.arange(len(gap)), np.maximum(gap, 1e-300))
-        self.ax_cost.set_xlim(0, max(steps, 1))
+        self.ax_cost.set_xlim(0, step_axis(steps))  # the live widget's axis too
         e0 = -cost.w_star  # the start w = 0 minus the optimum
         return {
             "kappa": cost.kappa,
@@ -421,7 +421,6 @@ class _LiveExplorer:
     def png(self, scale: float, lr_factor: float, steps: int) -> tuple[bytes, dict]:
         v = self.view
         state = v.update(scale, lr_factor, steps, contours=False)
-        v.ax_cost.set_xlim(0, step_axis(steps))
         keys = {"left": scale, "right": step_axis(steps)}
         return self.blitter.png(keys, self.moving, lambda: v.draw_contours(scale)), state
 
