@@ -107,17 +107,14 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def _children() -> list[tuple[int, str]]:
     """(pid, state) of this process's children, zombies included (Linux /proc)."""
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            found.append((int(entry), fields[0]))
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/children") as f:
+            pids.update(int(p) for p in f.read().split())
+    found = []
+    for pid in sorted(pids):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            found.append((pid, stat.read().rsplit(")", 1)[1].split()[0]))
     return found
 
 
