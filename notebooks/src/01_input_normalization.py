@@ -540,8 +540,8 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 # One cell per exercise, for grading with nbgrader. In your copy each cell runs the
 # same public checker as the cell after the exercise; `assert_ok()` turns a failure
 # into an error. When an instructor grades your notebook, nbgrader puts hidden tests
-# back into these cells and runs them after the checker: other data, checked against
-# the definition, so a function that only fits the checker's cases does not pass.
+# back into these cells and runs them after the checker, on other data: a function
+# that only fits the checker's cases does not pass.
 
 # %% nbgrader={"grade": true, "grade_id": "fit_normalizer_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false} slideshow={"slide_type": "skip"}
 checks.check_fit_normalizer(fit_normalizer).assert_ok()
