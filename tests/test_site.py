@@ -97,9 +97,16 @@ def test_vendored_stylesheets_import_nothing_remote(built, kind):
         assert not re.search(r"(@import|url\()\s*['\"]?\s*(https?:)?//", text), sheet.name
 
 
-def _formulas(nb: dict) -> list[str]:
+def _going_deeper(cell: dict) -> bool:
+    """A cell of a "Going deeper" section: on the page, left out of the deck (COMMON.md)."""
+    return "going-deeper" in cell["metadata"].get("tags", [])
+
+
+def _formulas(nb: dict, deck: bool = False) -> list[str]:
     found = []
     for cell in nb["cells"]:
+        if deck and _going_deeper(cell):
+            continue
         if cell["cell_type"] == "markdown":
             for display, inline in FORMULA.findall("".join(cell["source"])):
                 found.append((display or inline).strip())
@@ -116,26 +123,34 @@ def test_every_formula_and_figure_is_in_the_deck_and_the_page(built, lesson):
     nb = _notebook(lesson)
     formulas = _formulas(nb)
     assert formulas, "the lesson has no LaTeX formula"
-    figures = sum(
-        1
-        for cell in nb["cells"]
-        if cell["cell_type"] == "code" and "widget" not in cell["metadata"].get("tags", [])
-        for o in cell.get("outputs", [])
-        if "image/png" in o.get("data", {}) or "image/jpeg" in o.get("data", {})
-    )
+
+    def figures(deck: bool) -> int:
+        return sum(
+            1
+            for cell in nb["cells"]
+            if cell["cell_type"] == "code"
+            and "widget" not in cell["metadata"].get("tags", [])
+            and not (deck and _going_deeper(cell))
+            for o in cell.get("outputs", [])
+            if "image/png" in o.get("data", {}) or "image/jpeg" in o.get("data", {})
+        )
+
     for path in (
         out / "slides" / f"{lesson.notebook}.slides.html",
         out / "html" / f"{lesson.notebook}.html",
     ):
         soup = _soup(path)
         text = _squash(soup.get_text())
-        missing = [f for f in formulas if _squash(f) not in text]
+        deck = path.parent.name == "slides"
+        wanted = _formulas(nb, deck=True) if deck else formulas
+        missing = [f for f in wanted if _squash(f) not in text]
         assert not missing, f"{path.name}: formulas missing: {missing[:3]}"
         embedded = [
             img for img in soup.find_all("img") if img.get("src", "").startswith("data:image/")
         ]
-        assert len(embedded) >= max(figures, 1), (
-            f"{path.name}: {len(embedded)} embedded images, the notebook has {figures} figures"
+        assert len(embedded) >= max(figures(deck), 1), (
+            f"{path.name}: {len(embedded)} embedded images, the notebook has "
+            f"{figures(deck)} figures"
         )
         loose = [img["src"] for img in soup.find_all("img") if not img["src"].startswith("data:")]
         assert not loose, f"{path.name}: images not embedded: {loose}"
