@@ -59,6 +59,7 @@ STUB = re.compile(
 TYPICAL_MISTAKES = {
     "fit_normalizer": "return X.mean(axis=0), X.var(axis=0)  # the notes' sigma squared",
     "normalize": "return (X - mu) / sigma**2",
+    "fold_normalization": "return w / sigma, b  # the shift by mu forgotten",
     "gradient_descent_step": "r = X @ w + b - y\nreturn w - lr * X.T @ r, b - lr * r.sum()",
     "largest_stable_lr": (
         "X1 = np.hstack([X, np.ones((X.shape[0], 1))])\n"
@@ -213,11 +214,13 @@ def _calls_reference(source: str, name: str) -> str:
 
 STUDENTS: dict[str, Callable[[int, str | None], str]] = {
     "reference": lambda k, name: "reference",
-    "typical": lambda k, name: ("reference", "mistake")[k % 2],
-    # the second "stub" (k = 6) returns an object whose __array__ never returns
+    # every other exercise wrong, with batchnorm_forward right (its backward needs it)
+    "typical": lambda k, name: ("mistake", "reference")[k % 2],
+    # the second "reference" (k = 7, an exercise whose checker needs no earlier one of
+    # this student's functions) returns an object whose __array__ never returns
     "broken": lambda k, name: (
         "array"
-        if k % 5 == 1 and k > 5
+        if k % 5 == 2 and k > 5
         else ("endless", "stub", "reference", "delete", "cheat")[k % 5]
     ),
 }
@@ -271,6 +274,8 @@ def scores(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float
             cells = result.setdefault(sub.student.id, {})
             for nb in sub.notebooks:
                 for grade in nb.grades:
+                    if grade.cell.cell_type == "markdown":
+                        continue  # a written answer: graded by hand, not by autograde
                     cells[grade.name] = (float(grade.score), float(grade.max_score))
     return result
 

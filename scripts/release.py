@@ -144,11 +144,11 @@ HEADER_TEXT = (
     "**Exercise version.** Write your code where a cell says `# YOUR CODE HERE` "
     "(replace the `raise NotImplementedError()` line), then run the cell below it: "
     "it checks your function at once and names the mistake when there is one. "
-    "The *Graded checks* at the end run the same checks again (an instructor's "
-    "nbgrader grading adds hidden ones); a "
+    "The *Graded checks* at the end run the same checks again (when an instructor "
+    "grades the notebook with nbgrader, hidden tests on other data run there too); a "
     "`NotImplementedError` or `AssertionError` there means an exercise is not "
-    "done yet. The rest of the lesson runs without your code. A cell that says "
-    "YOUR ANSWER HERE is for a written answer (double-click it to write), graded by hand."
+    "done yet. A written question has a cell saying *YOUR ANSWER HERE*: replace it "
+    "with your answer. The rest of the lesson runs without your code."
 )
 
 
@@ -163,6 +163,13 @@ def is_solution(cell: dict) -> bool:
 
 def is_graded(cell: dict) -> bool:
     return bool(nbgrader_meta(cell).get("grade"))
+
+
+def is_written_answer(cell: dict) -> bool:
+    """A manually graded written answer: a markdown cell that is both solution and
+    graded. The instructor version holds the model answer; the release says
+    "YOUR ANSWER HERE" (nbgrader's text stub)."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
 
 
 def is_feedback(cell: dict) -> bool:
@@ -622,7 +629,9 @@ Written by `make student` (scripts/release.py) from the lessons in `notebooks/`.
 Each folder is one lesson. The exercises have their solutions removed: write
 yours where a cell says `# YOUR CODE HERE` and run the cell below it for
 immediate feedback. The graded checks at the end of each notebook run the same
-checks again; an instructor's grading with nbgrader adds hidden ones.
+checks again; hidden tests on other data run there only when an instructor grades
+the notebook with nbgrader. Written questions: replace *YOUR ANSWER HERE* with
+your answer.
 
 The notebooks in `notebooks/` are the instructor versions, with the solutions.
 `make student` keeps a notebook here that you have edited; `python

@@ -622,7 +622,7 @@ HOSTILE_CASES = [
 
 # Every checker, by lesson module.
 EXPECTED_CHECKERS = {
-    "normalization": ("check_fit_normalizer", "check_normalize"),
+    "normalization": ("check_fit_normalizer", "check_normalize", "check_fold_normalization"),
     "descent": ("check_gradient_descent_step", "check_largest_stable_lr"),
     "batchnorm": ("check_batchnorm_forward", "check_batchnorm_backward"),
     "network": ("check_bn_layer_forward",),

@@ -11,7 +11,7 @@ from ._core import CheckResult, call_safely
 from .batchnorm import check_batchnorm_backward, check_batchnorm_forward
 from .descent import check_gradient_descent_step, check_largest_stable_lr
 from .network import check_bn_layer_forward
-from .normalization import check_fit_normalizer, check_normalize
+from .normalization import check_fit_normalizer, check_fold_normalization, check_normalize
 from .running_stats import check_batchnorm_inference, check_update_running_stats
 
 # Lesson modules, in course order (tests iterate over them to find every checker).
@@ -22,6 +22,7 @@ __all__ = [
     "call_safely",
     "check_fit_normalizer",
     "check_normalize",
+    "check_fold_normalization",
     "check_gradient_descent_step",
     "check_largest_stable_lr",
     "check_batchnorm_forward",

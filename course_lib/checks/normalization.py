@@ -1,9 +1,11 @@
-"""Checkers for lesson 01: ``check_fit_normalizer(fn)`` and ``check_normalize(fn)``.
+"""Checkers for lesson 01: ``check_fit_normalizer(fn)``, ``check_normalize(fn)`` and
+``check_fold_normalization(fn)``.
 
 Each runs the learner's function on a few cases (a small hand-made set, a
 tall training set, a square one where the wrong axis still gives the right
 shape, a constant feature, a test set whose statistics differ from the
-training set's, a single example) and compares with ``course_lib.normalization``.
+training set's, a single example; for the folding, weights on features of very
+different scales) and compares with ``course_lib.normalization``.
 When a result is wrong it tries the typical mistakes below and names the one
 that reproduces it.
 """
@@ -14,7 +16,12 @@ import warnings
 
 import numpy as np
 
-from ..normalization import ConstantFeatureWarning, fit_normalizer, normalize
+from ..normalization import (
+    ConstantFeatureWarning,
+    fit_normalizer,
+    fold_normalization,
+    normalize,
+)
 from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
 
 _SHAPES = "X is (m, n), one row per example; mu and sigma are (n,), one value per feature"
@@ -31,8 +38,23 @@ ADVICE_NORMALIZE = Advice(
         "column j of every row"
     ),
 )
+ADVICE_FOLD = Advice(
+    shapes="w, mu and sigma are (n,), one value per feature; b and b_raw are numbers; "
+    "w_raw is (n,)",
+    statistics=False,
+    broadcast=(
+        "An element-wise operation combined arrays whose shapes do not fit: w, mu and sigma "
+        "all have one value per feature, (n,), so they combine element by element"
+    ),
+    broadcast_more="w / sigma is (n,) / (n,) → (n,), one raw weight per feature",
+    matmul=(
+        "b_raw is one number: the shift collects one term per feature, a sum over the n "
+        "features (a dot product of two (n,) vectors)"
+    ),
+    matmul_more="(n,) @ (n,) gives a number: mu @ w_raw = Σ_j μ_j w_raw_j",
+)
 
-__all__ = ["check_fit_normalizer", "check_normalize"]
+__all__ = ["check_fit_normalizer", "check_normalize", "check_fold_normalization"]
 
 
 def _reference(fn):
@@ -274,4 +296,115 @@ def check_normalize(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
         arg_names=("X", "mu", "sigma"),
         timeout=timeout,
         advice=ADVICE_NORMALIZE,
+    )
+
+
+# --------------------------------------------------------------------------- fold_normalization
+def _fold_mistakes() -> list[Mistake]:
+    def shift(w, mu, sigma):
+        return (mu / sigma) @ w  # what the normalization's centring adds up to
+
+    return [
+        Mistake(
+            "w_raw is w multiplied by σ: normalizing divides each input by its σ, so on "
+            "raw inputs each weight has to take over that division, not undo it",
+            lambda w, b, mu, sigma: (w * sigma, b - shift(w, mu, sigma)),
+            more="Normalized input j is (x_j − μ_j)/σ_j, so x_j enters the prediction "
+            "with the factor w_j/σ_j: w_raw = w / sigma.",
+        ),
+        Mistake(
+            "w_raw is w itself: a raw feature is σ_j times its normalized value (after "
+            "centring), so its weight has to change with σ_j for the prediction to stay",
+            lambda w, b, mu, sigma: (w, b - shift(w, mu, sigma)),
+            more="w_raw = w / sigma, one division per feature.",
+        ),
+        Mistake(
+            "w_raw divides by σ²: the normalization divides each input once by σ (not by "
+            "σ², the notes' error), and the weight takes over exactly that",
+            lambda w, b, mu, sigma: (w / sigma**2, b - shift(w, mu, sigma)),
+            more="w_raw = w / sigma.",
+        ),
+        Mistake(
+            "b_raw is still b: the normalization subtracts μ, and on raw inputs that shift "
+            "is no longer done for you, so the bias has to absorb it",
+            lambda w, b, mu, sigma: (w / sigma, b),
+            more="Expand Σ_j w_j (x_j − μ_j)/σ_j + b. The terms without x add up to "
+            "b − Σ_j w_j μ_j / σ_j: that is b_raw.",
+        ),
+        Mistake(
+            "the bias moved the wrong way: the normalization subtracts μ, so the part of "
+            "the prediction that does not depend on x goes down, not up",
+            lambda w, b, mu, sigma: (w / sigma, b + shift(w, mu, sigma)),
+            more="b_raw = b − Σ_j w_j μ_j / σ_j (a minus sign).",
+        ),
+        Mistake(
+            "the bias shift uses μ without dividing by σ: in the normalized model every "
+            "input, μ included, is divided by σ before it meets the weights",
+            lambda w, b, mu, sigma: (w / sigma, b - mu @ w),
+            more="b_raw = b − Σ_j w_j μ_j / σ_j, or equally b − Σ_j w_raw_j μ_j.",
+        ),
+        Mistake(
+            "the bias shift divides by σ twice: use the normalized weights with μ/σ, or "
+            "the raw weights with μ, not the raw weights with μ/σ",
+            lambda w, b, mu, sigma: (w / sigma, b - shift(w / sigma, mu, sigma)),
+            more="b_raw = b − Σ_j (w_j/σ_j) μ_j: one division by σ_j per term.",
+        ),
+        Mistake(
+            "the weights were normalized like inputs: w is not data; find the raw model "
+            "that gives the same prediction for every x instead",
+            lambda w, b, mu, sigma: ((w - mu) / sigma, b - shift(w, mu, sigma)),
+            more="Write the prediction Σ_j w_j (x_j − μ_j)/σ_j + b as Σ_j (…) x_j + (…) "
+            "and read off the two brackets.",
+        ),
+    ]
+
+
+def fold_normalization_cases() -> list[Case]:
+    rng = np.random.default_rng(11)
+    n = 4
+    w4, b4 = rng.normal(0.0, 2.0, n), 1.7
+    mu4 = rng.uniform(-50.0, 50.0, n)
+    sigma4 = 10 ** rng.uniform(-2.0, 2.0, n)
+    return [
+        Case(
+            "w = [2.0, -1.5], b = 0.5, mu = [5.0, 2.0], sigma = [2.5, 0.5]",
+            (np.array([2.0, -1.5]), 0.5, np.array([5.0, 2.0]), np.array([2.5, 0.5])),
+        ),
+        Case(
+            "4 features whose spreads run from 0.01 to 100 (w (4,), b = 1.7)",
+            (w4, b4, mu4, sigma4),
+        ),
+        Case(
+            "3 features, the 2nd constant in training (mu = 4.0, sigma = 1), b = -2.0",
+            (
+                np.array([0.8, -0.3, 1.2]),
+                -2.0,
+                np.array([10.0, 4.0, -3.0]),
+                np.array([4.0, 1.0, 0.2]),
+            ),
+        ),
+        Case(
+            "one feature: w = [3.0], b = 0.0, mu = [-2.0], sigma = [0.5]",
+            (np.array([3.0]), 0.0, np.array([-2.0]), np.array([0.5])),
+        ),
+    ]
+
+
+def check_fold_normalization(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
+    """Check ``fn(w, b, mu, sigma) -> (w_raw, b_raw)``, the raw-input weights of a linear
+    model trained on normalized inputs, against ``course_lib.normalization.fold_normalization``.
+
+    Never raises; returns a CheckResult (truthy when all cases pass) that shows
+    the failing case and a hint naming the mistake. timeout: seconds per call.
+    """
+    return check_against_reference(
+        "fold_normalization",
+        fn,
+        fold_normalization_cases(),
+        fold_normalization,
+        _fold_mistakes(),
+        output_names=("w_raw", "b_raw"),
+        arg_names=("w", "b", "mu", "sigma"),
+        timeout=timeout,
+        advice=ADVICE_FOLD,
     )
