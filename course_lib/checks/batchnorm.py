@@ -24,6 +24,7 @@ from ..gradcheck import numerical_gradients, relative_error
 from ._core import (
     BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
+    Advice,
     CheckResult,
     Mistake,
     call_safely,
@@ -31,8 +32,9 @@ from ._core import (
     describe_value,
     failed,
     first_difference,
+    learner_parameters,
     matching_mistake,
-    outcome_problem,
+    outcome_hint,
     passed,
     printed_details,
     returned_none_hint,
@@ -47,6 +49,15 @@ BACKWARD = "batchnorm_backward"
 FD_TOLERANCE = 1e-6
 # Names of the arguments of the child calls, for "modified its input ..." messages.
 _FORWARD_ARGS = ("forward_fn", "z", "gamma", "beta", "eps")
+_BACKWARD_ARGS = ("forward_fn", "backward_fn", "z", "gamma", "beta", "kwargs", "dout")
+ADVICE_FORWARD = Advice(
+    shapes="z is (m, n), one row per example; gamma, beta, μ and σ² are (n,), one per feature",
+    call="batchnorm_forward(z, gamma, beta, eps=...) and, once, batchnorm_forward(z, gamma, beta)",
+)
+ADVICE_BACKWARD = Advice(
+    shapes="dout, x̂ and dz are (m, n); dγ, dβ and the sums over the batch (axis=0) are (n,)",
+    call="batchnorm_backward(dout, cache), with the cache your batchnorm_forward returned",
+)
 
 
 # ------------------------------------------------------------------ the cases
@@ -301,34 +312,27 @@ def _backward_mistakes() -> list[Mistake]:
 
 
 # ------------------------------------------------------------------ helpers
-@dataclass
-class _Returned:
-    """A forward's return value reduced, in the child, to what is needed and picklable:
-    ``out`` when it returned a pair (out, cache) (the cache may hold anything),
-    else the value itself."""
-
-    pair: bool
-    value: Any
-
-
 def _call_forward(forward_fn, z, gamma, beta, kwargs):
-    """Run in the child: the learner's forward, keeping only ``out`` of (out, cache)."""
+    """Run in the child: the learner's forward, keeping only ``out`` of (out, cache).
+
+    Returns (True, out) for a pair, else (False, the value itself): the cache (which may
+    hold anything) stays in the child."""
     value = forward_fn(z, gamma, beta, **kwargs)
     if isinstance(value, tuple | list) and len(value) == 2:
-        return _Returned(True, value[0])
-    return _Returned(False, value)
+        return True, value[0]
+    return False, value
 
 
 def _forward_output(returned: Any, shape: tuple[int, int], who: str) -> tuple[Any, str | None]:
     """The ``out`` of a forward's return value (out, cache), or why there is none."""
-    if not isinstance(returned, _Returned):
+    if type(returned) is not tuple or len(returned) != 2 or type(returned[0]) is not bool:
         return None, f"{who} returned an object that is not a pair (out, cache)"
-    if returned.pair:
-        return to_array(returned.value, shape, "out")
-    value = returned.value
+    pair, value = returned
+    if pair:
+        return to_array(value, shape, "out", advice=ADVICE_FORWARD)
     if value is None:
         return None, returned_none_hint(("out", "cache"))
-    if isinstance(value, np.ndarray):
+    if type(value) is np.ndarray:
         return None, f"{who} returned only {describe_value(value)}: return the pair (out, cache)"
     return None, f"{who} must return the pair (out, cache), got {describe_value(value)}"
 
@@ -345,7 +349,7 @@ def _grad_arrays(value: Any, m: int, n: int) -> tuple[list[np.ndarray] | None, s
                 f"{what} has shape {(m, n)}: sum over the examples of the batch "
                 "(axis=0), one value per feature"
             )
-        arr, why = to_array(v, shape, what)
+        arr, why = to_array(v, shape, what, advice=ADVICE_BACKWARD)
         if why:
             return None, why
         arrays.append(arr)
@@ -391,12 +395,14 @@ def _check_forward(fn, timeout):
         return failed(FORWARD, 0, "the argument", f"pass your function, got {describe_value(fn)}")
     mistakes = _forward_mistakes()
     cases = _cases()
+    params = ("forward_fn", *learner_parameters(fn))
     for k, case in enumerate(cases):
         call = (fn, case.z, case.gamma, case.beta, case.kwargs)
         outcome = call_safely(_call_forward, *call, timeout=timeout)
-        problem = outcome_problem(outcome, _FORWARD_ARGS, timeout)
+        problem = outcome_hint(outcome, _FORWARD_ARGS, timeout, ADVICE_FORWARD, params)
         if problem:
-            return failed(FORWARD, k, case.label, problem, *printed_details(outcome))
+            hint, more = problem
+            return failed(FORWARD, k, case.label, hint, *printed_details(outcome), more=more)
         expected = _ref_forward(case.z, case.gamma, case.beta, case.eps_value)[0]
         out, why = _forward_output(outcome.value, expected.shape, FORWARD)
         if why:
@@ -442,12 +448,19 @@ def _check_backward(forward_fn, backward_fn, timeout):
             )
     mistakes = _backward_mistakes()
     cases = _cases()
+    fwd_params, bwd_params = learner_parameters(forward_fn), learner_parameters(backward_fn)
+    fwd_forward_params = ("forward_fn", *fwd_params)
+    # the learner's names of z, gamma, beta and dout, at their places in _BACKWARD_ARGS
+    params = _BACKWARD_ARGS
+    if len(fwd_params) >= 3 and bwd_params:
+        params = ("forward_fn", "backward_fn", *fwd_params[:3], "kwargs", bwd_params[0])
     for k, case in enumerate(cases):
         m, n = case.z.shape
         inputs = (case.z, case.gamma, case.beta)
         # 1. The learner's forward must be right first: its cache feeds the backward.
         fwd = call_safely(_call_forward, forward_fn, *inputs, case.kwargs, timeout=timeout)
-        problem = outcome_problem(fwd, _FORWARD_ARGS, timeout)
+        problem = outcome_hint(fwd, _FORWARD_ARGS, timeout, ADVICE_FORWARD, fwd_forward_params)
+        problem = problem[0] if problem else None  # level 1 only: said in brackets below
         details = printed_details(fwd)
         expected_out, ref_cache = _ref_forward(*inputs, case.eps_value)
         if not problem:
@@ -465,11 +478,11 @@ def _check_backward(forward_fn, backward_fn, timeout):
             )
         # 2. The learner's backward on the learner's own cache.
         args = (forward_fn, backward_fn, *inputs, case.kwargs, case.dout)
-        names = ("forward_fn", "backward_fn", "z", "gamma", "beta", "kwargs", "dout")
         bwd = call_safely(_run_forward_backward, *args, timeout=timeout)
-        problem = outcome_problem(bwd, names, timeout)
+        problem = outcome_hint(bwd, _BACKWARD_ARGS, timeout, ADVICE_BACKWARD, params)
         if problem:
-            return failed(BACKWARD, k, case.label, problem, *printed_details(bwd))
+            hint, more = problem
+            return failed(BACKWARD, k, case.label, hint, *printed_details(bwd), more=more)
         grads, why = _grad_arrays(bwd.value, m, n)
         if why:
             return failed(BACKWARD, k, case.label, _nan_hint(case, why), *printed_details(bwd))
