@@ -277,7 +277,7 @@ def test_modifying_the_params_dict_is_named():
         return loss, params, r
 
     result = _step_check(in_place)
-    assert not result and "changed the params" in result.hint
+    assert not result and "modified its input params" in result.hint
     assert "new_params" in result.more_hint
 
 

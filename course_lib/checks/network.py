@@ -33,6 +33,7 @@ from ._core import (
     outcome_hint,
     passed,
     printed_details,
+    returned_none_hint,
     run_check,
     to_array,
 )
@@ -478,21 +479,22 @@ def _train_step_mistakes() -> list[Mistake]:
 
 # ------------------------------------------------------------------ run in the child
 def _flatten_step(out: Any, L: int) -> tuple:
-    """The learner's (loss, new_params, new_running) as ("ok", loss, params tuple,
-    running tuple) in the checker's order, or ("bad", what is wrong). Runs in the child."""
+    """The learner's (loss, new_params, new_running) in the checker's order, run in the
+    child: ("ok", loss, params tuple, running tuple); ("none",) for None; ("bad", what is
+    wrong, loss) when the dicts are not right (the loss goes along, so that the parent
+    can name a problem of the loss first: it comes first in what was returned); or
+    ("bad", what is wrong, None, the value) when it is not three values at all."""
+    if out is None:
+        return ("none",)
     if type(out) not in (tuple, list) or len(out) != 3:
+        # ``out`` goes along as it is: turned into plain data like any returned value
         return (
             "bad",
             f"return three values (loss, new_params, new_running), got {describe_value(out)}",
+            None,
+            out,
         )
     loss, new_params, new_running = out
-    if isinstance(loss, np.ndarray) and loss.size == 1:
-        loss = loss.reshape(())[()]
-    if not isinstance(loss, int | float | np.number) or isinstance(loss, bool | complex):
-        return (
-            "bad",
-            f"the loss (the first value returned) must be a number, got {describe_value(loss)}",
-        )
     found = []
     for what, d, names in (
         ("new_params", new_params, _param_names(L)),
@@ -501,8 +503,9 @@ def _flatten_step(out: Any, L: int) -> tuple:
         if not isinstance(d, Mapping):
             return (
                 "bad",
-                f"{what} must be a dict like the one the function received, "
-                f"got {describe_value(d)}",
+                f"the function returned {describe_value(out)} whose {what} is "
+                f"{describe_value(d)}: {what} must be a dict like the one it received",
+                loss,
             )
         missing = [n for n in names if n not in d]
         if missing:
@@ -510,9 +513,10 @@ def _flatten_step(out: Any, L: int) -> tuple:
                 "bad",
                 f"{what} has no {missing[0]!r}: return a dict with the same keys as the "
                 f"one received ({', '.join(names)})",
+                loss,
             )
         found.append(tuple(d[n] for n in names))
-    return ("ok", float(loss), *found)
+    return ("ok", loss, *found)
 
 
 def _call_step(fn, params, running, X, y, lr, kwargs):
@@ -581,37 +585,32 @@ def _step_differences(got: tuple, expected: tuple, case: _StepCase) -> list[tupl
 
 def _step_arrays(value: Any, case: _StepCase) -> tuple[tuple | None, str | None]:
     """The learner's step as (loss, params, running) of float arrays with the right
-    shapes, or why not."""
-    if type(value) is not tuple or not value or value[0] not in ("ok", "bad"):
+    shapes, or why not (the first problem, in the order of the returned values)."""
+    if type(value) is not tuple or not value or value[0] not in ("ok", "bad", "none"):
         return None, f"the function returned {describe_value(value)}"
+    if value[0] == "none":
+        return None, returned_none_hint(("loss", "new_params", "new_running"))
+    loss = value[1] if value[0] == "ok" else value[2]
+    if value[0] == "ok" or loss is not None:
+        loss_arr, why = to_array(loss, (), "the loss (the first value returned)", np.float64)
+        if why:
+            return None, why
     if value[0] == "bad":
         return None, str(value[1])
-    _, loss, params, running = value
+    _, _, params, running = value
     arrays: list[list[np.ndarray]] = [[], []]
-    for k, (what, values, names, shapes) in enumerate(
-        (
-            (
-                "new_params",
-                params,
-                _param_names(case.L),
-                [case.params[n].shape for n in _param_names(case.L)],
-            ),
-            (
-                "new_running",
-                running,
-                _running_names(case.L),
-                [case.running[n].shape for n in _running_names(case.L)],
-            ),
-        )
-    ):
+    p_names, r_names = _param_names(case.L), _running_names(case.L)
+    groups = (
+        ("new_params", params, p_names, [case.params[n].shape for n in p_names]),
+        ("new_running", running, r_names, [case.running[n].shape for n in r_names]),
+    )
+    for k, (what, values, names, shapes) in enumerate(groups):
         for name, v, shape in zip(names, values, shapes, strict=True):
             arr, why = to_array(v, shape, f"{what}[{name!r}]", np.float64, STEP_ADVICE)
             if why:
                 return None, why
             arrays[k].append(arr)
-    if not np.isfinite(loss):
-        return None, "the loss is NaN or inf: look for log(0) (use a stable softmax) or an overflow"
-    return (loss, tuple(arrays[0]), tuple(arrays[1])), None
+    return (float(loss_arr), tuple(arrays[0]), tuple(arrays[1])), None
 
 
 STEP_ADVICE = Advice(
@@ -654,13 +653,17 @@ def _step_mutation_hint(outcome: Outcome) -> tuple[str, str] | None:
     if not changed:
         return None
     what = changed[0]
+    example = (
+        f"{what}[name] - lr * grad"
+        if what == "params"
+        else f"running_beta * {what}[name] + (1 - running_beta) * ..."
+    )
     return (
-        f"the function changed the {what} it received (an array inside it, or the dict "
+        f"the function modified its input {what} (an array inside the dict, or the dict "
         "itself). A step returns new dicts and leaves the caller's as they were, so that "
         "the old values are still there to compare with",
-        f"build new dicts: new_{what} = {{}}, then new_{what}[name] = ... (an expression "
-        f"like {what}[name] - lr * grad makes a new array; {what}[name] -= ... writes into "
-        "the caller's)",
+        f"build new dicts: new_{what} = {{}}, then new_{what}[name] = {example} (an "
+        f"expression makes a new array; {what}[name] -= ... writes into the caller's)",
     )
 
 
@@ -789,8 +792,13 @@ def _check_step(fn, timeout):
         return failed(STEP, len(cases), label, problem[0], *printed_details(out), more=problem[1])
     value = out.value
     if type(value) is not tuple or not value or value[0] != "ok":
-        why = value[1] if type(value) is tuple and len(value) == 2 else describe_value(value)
-        return failed(STEP, len(cases), label, str(why))
+        if type(value) is tuple and value and value[0] == "none":
+            why = returned_none_hint(("loss", "new_params", "new_running"))
+        elif type(value) is tuple and len(value) >= 3 and value[0] == "bad":
+            why = str(value[1])
+        else:
+            why = f"the function returned {describe_value(value)}"
+        return failed(STEP, len(cases), label, f"during training: {why}")
     try:
         L = len(TRAIN_SIZES) - 1
         trained = dict(zip(_param_names(L), map(np.asarray, value[2]), strict=True))
