@@ -107,17 +107,14 @@ PR_SET_CHILD_SUBREAPER = 36
 
 def _children() -> list[tuple[int, str]]:
     """(pid, state) of this process's children, zombies included (Linux /proc)."""
-    me, found = str(os.getpid()), []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[1] == me:
-            found.append((int(entry), fields[0]))
+    pids: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{task}/children") as f:
+            pids.update(int(p) for p in f.read().split())
+    found = []
+    for pid in sorted(pids):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/stat") as stat:
+            found.append((pid, stat.read().rsplit(")", 1)[1].split()[0]))
     return found
 
 
@@ -868,7 +865,23 @@ def test_a_broadcasting_error_gets_the_axis_hint():
 
     result = checks.check_normalize(centre_by_rows, timeout=SAFE)
     assert not result and "could not be broadcast" in result.hint, str(result)
-    assert "statistics over the wrong axis? Rows are examples" in result.hint
+    assert "An array of shape (m,), one value per example, does not fit" in result.hint
+    result = checks.check_batchnorm_forward(
+        lambda z, gamma, beta, eps=1e-5: ((z - z.mean(axis=1)) / z.std(axis=1), None), timeout=SAFE
+    )
+    assert not result and "statistics over the wrong axis? Rows are examples" in result.hint
+
+
+def test_a_broadcasting_error_in_a_gradient_step_gets_no_axis_hint():
+    """Lesson 02 computes no statistics: its hint is about the shapes of the step."""
+
+    def elementwise(X, y, w, b, lr):
+        r = X @ w + b - y
+        return w - lr * (X * r).mean(axis=0), b - lr * r.mean()
+
+    result = checks.check_gradient_descent_step(elementwise, timeout=SAFE)
+    assert not result and "could not be broadcast" in result.hint
+    assert "axis" not in result.hint and "takes a matrix product" in result.hint
 
 
 def test_a_single_number_per_output_gets_the_axis_hint():

@@ -285,6 +285,8 @@ def to_array(
 
 def _shape_hint(got: tuple[int, ...], expected: Sequence[int], advice: Advice) -> str:
     """Why a result may have the wrong shape, in the words of the exercise."""
+    if tuple(expected) == ():
+        return ": return a single number"
     if advice.statistics:
         if got == () and len(expected) == 1:
             return (
@@ -404,7 +406,9 @@ def check_against_reference(
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     budget = BUDGET_FACTOR * timeout if total_timeout is None else float(total_timeout)
     if advice is None or advice.call is None:
-        call = f"{name}({', '.join(arg_names)})" if arg_names else None
+        keywords = dict.fromkeys(k for case in cases for k in case.kwargs)
+        params = [*arg_names, *(f"{k}=..." for k in keywords)]
+        call = f"{name}({', '.join(params)})" if arg_names else None
         advice = Advice(**{**(advice.__dict__ if advice else {}), "call": call})
     settings = (output_names, arg_names, rtol, atol, timeout, advice)
     return run_check(

@@ -298,7 +298,7 @@ def _describe_error(exc: BaseException) -> tuple[str, bool]:
     the call itself failed (the parameters do not fit how the checker calls it).
     """
     try:
-        text = f"{type(exc).__name__}: {exc}"
+        text = f"{type(exc).__name__}: {str(exc).strip()}"
     except Exception:  # noqa: BLE001 - a __str__ of the learner's that fails
         text = type(exc).__name__
     frames = traceback.extract_tb(exc.__traceback__)
@@ -583,6 +583,23 @@ def _returned_text(value: Any) -> str:
     return _a(f"{kind.__name__} object")
 
 
+_child_pipe: int | None = None  # in a child: the pipe to the parent
+_noted = False  # in a child: the learner's return value was already described
+
+
+def note_returned(value: Any) -> None:
+    """In a child, from a checker's wrapper around the learner's function: describe the
+    value the learner's function returned (the wrapper may return something else), so
+    that a time-out while turning it into plain data names the learner's value."""
+    global _noted
+    if _child_pipe is None or _noted:
+        return
+    _noted = True
+    with contextlib.suppress(Exception):
+        text = _returned_text(value)
+        _send(_child_pipe, _RETURNED, text.encode("utf-8", "replace"))
+
+
 def _run_child(fn: Callable, args: Sequence[Any], kwargs: dict, read_fd: int, write_fd: int):
     """In the forked child: call fn, send its plain Outcome through the pipe, exit."""
     code = 0
@@ -603,14 +620,15 @@ def _run_child(fn: Callable, args: Sequence[Any], kwargs: dict, read_fd: int, wr
         if forbidden:
             _install_tripwires(forbidden + _also_forbidden)
         _watch_imports(write_fd)
+        global _child_pipe
+        _child_pipe = write_fd
         outcome = _call_here(fn, args, kwargs)
         if os.getpid() != me:  # the function forked: its copy of us must not report
             os._exit(0)
         try:
             kind = type(outcome.value)
             if outcome.value is not None and kind not in (bool, int, float, str, np.ndarray):
-                what = _returned_text(outcome.value)
-                _send(write_fd, _RETURNED, what.encode("utf-8", "replace"))
+                note_returned(outcome.value)
             try:
                 outcome.value = plain(outcome.value)
             except BaseException as exc:  # noqa: BLE001 - e.g. an __iter__ that calls sys.exit
@@ -692,7 +710,8 @@ def call_safely(fn: Callable, *args: Any, timeout: float | None = None, **kwargs
     try:
         reader.run()
         if reader.ended and reader.result is None:  # let it finish dying: its exit status
-            status = _wait_for_exit(pid, min(1.0, max(reader.deadline - time.monotonic(), 0)))
+            status = _wait_for_exit(pid, max(reader.deadline - time.monotonic(), 0.05))
+            reader.ended = status is not None  # else it closed the pipe and kept running
     finally:
         # Done, timed out, or interrupted (KeyboardInterrupt): neither the child nor
         # anything it forked may outlive the call. Kill the group before reaping the

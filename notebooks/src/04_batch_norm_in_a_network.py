@@ -176,8 +176,8 @@ analytic, numeric = backprop_and_numerical_grads(small, Xs, ys)
 print(ex.gradient_check_text(relative_error(analytic, numeric), analytic.size))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# (Lesson 03's yardstick: a bug gives 10⁻² or more; the digits below the bound are
-# round-off and differ between machines.) One training step of the lesson's network on 60
+# (Lesson 03's yardstick: below 10⁻⁷ correct, above 10⁻⁴ a bug; the digits below the bound
+# are round-off and differ between machines.) One training step of the lesson's network on 60
 # digits, plain SGD, α = 0.3: every parameter moves by −α times its gradient, and the
 # running mean of layer 1 moves from 0 to 0.1 times the batch mean of z<sup>[1]</sup>.
 
