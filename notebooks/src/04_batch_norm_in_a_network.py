@@ -291,7 +291,7 @@ checks.check_bn_train_step(bn_train_step)
 #
 # The experiment of Ioffe & Szegedy's Figure 1(a), scaled down: the same network, the same
 # data, the same seed, learning rate α = 0.3 and 1200 steps of plain SGD on mini-batches of
-# 60, once without BN (sigmoid layers with biases, LeCun's initialization
+# 60, once without BN (sigmoid layers with biases, LeCun's initialization (初始化)
 # W ~ N(0, 1/n<sup>[l−1]</sup>)) and once with BN in every hidden layer. The inputs are
 # normalized in both cases (lesson 01), so the only difference is the normalization
 # *inside* the network. Accuracies are measured every 10 steps on the 450 validation
