@@ -10,7 +10,7 @@ graded test cells. The checkers live next to the lesson they belong to.
 from ._core import CheckResult, call_safely
 from .batchnorm import check_batchnorm_backward, check_batchnorm_forward
 from .descent import check_gradient_descent_step, check_largest_stable_lr
-from .network import check_bn_layer_forward
+from .network import check_bn_layer_forward, check_bn_train_step
 from .normalization import check_fit_normalizer, check_fold_normalization, check_normalize
 from .running_stats import check_batchnorm_inference, check_update_running_stats
 
@@ -28,6 +28,7 @@ __all__ = [
     "check_batchnorm_forward",
     "check_batchnorm_backward",
     "check_bn_layer_forward",
+    "check_bn_train_step",
     "check_update_running_stats",
     "check_batchnorm_inference",
 ]
