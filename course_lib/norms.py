@@ -60,21 +60,35 @@ class NormCache(NamedTuple):
 
 
 # ------------------------------------------------------------------ shared steps
-def _normalize(x: np.ndarray, axes: tuple[int, ...], eps: float):
-    """x_hat and inv_std, statistics over ``axes`` (kept as size-1 axes in inv_std)."""
-    mu = x.mean(axis=axes, keepdims=True)
+def _mean(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Mean over ``axes``, kept as size-1 axes (np.mean without its Python overhead)."""
+    count = 1
+    for a in axes:
+        count *= x.shape[a]
+    total = np.add.reduce(x, axis=axes, keepdims=True)
+    total *= 1.0 / count
+    return total
+
+
+def _normalize(x: np.ndarray, axes: tuple[int, ...], eps: float, stats: bool = False):
+    """x_hat and inv_std, statistics over ``axes`` (kept as size-1 axes in inv_std);
+    with stats=True also the mean and the biased variance (same shape as inv_std)."""
+    mu = _mean(x, axes)
     xc = x - mu
-    var = np.mean(xc * xc, axis=axes, keepdims=True)  # 1/count: the values' own variance
-    inv_std = 1.0 / np.sqrt(var + x.dtype.type(eps))  # eps inside the root: finite for var = 0
+    var = _mean(xc * xc, axes)  # 1/count: the values' own variance
+    inv_std = var + x.dtype.type(eps)  # eps inside the root: finite for var = 0
+    np.sqrt(inv_std, out=inv_std)
+    np.reciprocal(inv_std, out=inv_std)
     xc *= inv_std  # our own new array: normalize in place
-    return xc, inv_std
+    return (xc, inv_std, mu, var) if stats else (xc, inv_std)
 
 
 def _normalize_backward(dx_hat: np.ndarray, x_hat: np.ndarray, inv_std, axes):
     """dL/dx from dL/dx_hat for x_hat = (x - mu) * inv_std, statistics over ``axes``."""
-    mean_d = dx_hat.mean(axis=axes, keepdims=True)
-    mean_dx = np.mean(dx_hat * x_hat, axis=axes, keepdims=True)
-    dx = x_hat * mean_dx
+    mean_d = _mean(dx_hat, axes)
+    dx = x_hat * dx_hat
+    mean_dx = _mean(dx, axes)
+    np.multiply(x_hat, mean_dx, out=dx)
     np.subtract(dx_hat, dx, out=dx)
     dx -= mean_d
     dx *= inv_std
