@@ -205,6 +205,13 @@ class ConvNet:
     eps: the normalization's epsilon. running_beta: weight of the old value in BN's
         running averages (the notes' beta, 0.9; PyTorch's momentum 0.1); the stored
         variance is the unbiased one over the values of a statistic, as PyTorch's.
+    ghost_batch: with Batch Norm, in training mode, normalize each run of this many
+        consecutive examples of a mini-batch with its own statistics, as when a mini-batch
+        is split over several GPUs that each compute Batch Norm on their share (Wu & He
+        2018's "batch size per GPU"; "ghost batches", Hoffer et al. 2017). The mini-batch
+        size must be a multiple; the gradient still averages the whole mini-batch, and the
+        running statistics use the whole mini-batch (as ``course_lib.network.MLP``).
+        None (default): the mini-batch is one batch.
     dtype: float64 (default: gradient checks work, printed results reproduce) or float32.
     image_shape, classes: (8, 8) and 10 for the digits.
 
@@ -227,6 +234,7 @@ class ConvNet:
         seed: int | Sequence[int] = 0,
         *,
         hidden: int | None = None,
+        ghost_batch: int | None = None,
         eps: float = 1e-5,
         running_beta: float = 0.9,
         dtype: Any = np.float64,
@@ -256,6 +264,14 @@ class ConvNet:
                     "norm='instance' cannot normalize the dense hidden layer (one value per "
                     "unit and example: its variance is 0); use hidden=None"
                 )
+        if ghost_batch is not None:
+            if isinstance(ghost_batch, bool) or int(ghost_batch) != ghost_batch or ghost_batch < 2:
+                raise ValueError(
+                    f"ghost_batch must be an integer >= 2 or None, got {ghost_batch!r}"
+                )
+            if norm != "batch":
+                raise ValueError(f"ghost_batch needs norm='batch' (got norm={norm!r})")
+            ghost_batch = int(ghost_batch)
         widths = channels + ((hidden,) if hidden else ())
         if norm == "group":
             for c in widths:
@@ -270,6 +286,7 @@ class ConvNet:
         self.norm = norm
         self.groups = {"group": int(groups), "layer": 1}.get(norm or "", 0)
         self.hidden = hidden
+        self.ghost_batch = ghost_batch
         self.eps = check_positive(eps, "eps")
         self.running_beta = check_beta(running_beta, "running_beta")
         self.dtype = dtype
@@ -458,6 +475,28 @@ class ConvNet:
             self._batch_check(X.shape[0])
         return self._unstack(self._forward(self._stack(X), training, update_stats, keep=False))
 
+    def feature_maps(self, X: np.ndarray, layer: int = 1, training: bool = False) -> np.ndarray:
+        """The feature maps that normalization layer ``layer`` (1 .. L) receives: the
+        output of convolution ``layer`` before normalization, shape (m, C, H, W) in
+        PyTorch's layout ((R, m, C, H, W) with several seeds). Earlier blocks run in
+        inference mode (training=False) or with this batch's statistics; nothing is
+        updated."""
+        if not 1 <= int(layer) <= self.n_blocks:
+            raise ValueError(f"layer must be in 1 .. {self.n_blocks}, got {layer!r}")
+        X = self._inputs(X)
+        if training:
+            self._batch_check(X.shape[0])
+        h, w = self.image_shape
+        a = self._stack(X).reshape(self.replicas, 1, X.shape[0], h, w)
+        p = self._params
+        for l in range(1, int(layer) + 1):
+            z, _ = conv_forward(a, p[f"W{l}"], p.get(f"b{l}"))
+            if l < layer:
+                a = maxpool_forward(np.maximum(self._normalize(l - 1, z, training, False)[0], 0.0))[
+                    0
+                ]
+        return self._unstack(z.transpose(0, 2, 1, 3, 4).copy())  # (R, C, N, ...) -> (R, N, C, ...)
+
     def _stack(self, X: np.ndarray) -> np.ndarray:
         """The same inputs (m, H*W) for every network: (R, m, H*W), a view."""
         return np.broadcast_to(X, (self.replicas, *X.shape))
@@ -499,11 +538,18 @@ class ConvNet:
 
     def _stat_view(self, z: np.ndarray):
         """z (R, C, N, H, W) reshaped so that each statistic is over ``axes``: for Batch
-        Norm (R, C, N*H*W) over 2; else (R, G, C/G, N, H*W) over (2, 4), a group's
-        channels being consecutive (PyTorch's layout)."""
+        Norm (R, C, N/g, g*H*W) over 3, with g = N or the ghost batch size; else
+        (R, G, C/G, N, H*W) over (2, 4), a group's channels being consecutive
+        (PyTorch's layout)."""
         r, c, n = z.shape[:3]
         if self.norm == "batch":
-            return z.reshape(r, c, -1), (2,)
+            g = n if self.ghost_batch is None or n <= self.ghost_batch else self.ghost_batch
+            if n % g:
+                raise ValueError(
+                    f"the mini-batch size {n} must be a multiple of ghost_batch={g} in "
+                    "training mode"
+                )
+            return z.reshape(r, c, n // g, -1), (3,)
         g = c if self.norm == "instance" else self.groups
         return z.reshape(r, g, c // g, n, -1), (2, 4)
 
@@ -523,8 +569,12 @@ class ConvNet:
             stats = norms._normalize(view, axes, self.eps, stats=True)
             x_hat, inv_std = stats[0].reshape(z.shape), stats[1]
             if self.norm == "batch" and update_stats:
-                mu, var = stats[2][..., 0], stats[3][..., 0]  # (R, C)
-                count = view.shape[2]  # N*H*W values per channel
+                if view.shape[2] == 1:  # one batch: its statistics, (R, C)
+                    mu, var = stats[2][..., 0, 0], stats[3][..., 0, 0]
+                else:  # ghost batches: the running statistics see the whole mini-batch
+                    whole = z.reshape(*z.shape[:2], -1)
+                    mu, var = whole.mean(axis=2), whole.var(axis=2)
+                count = z[0, 0].size  # N*H*W values per channel
                 rb = self.running_beta
                 mean = self._running_mean[l] * rb
                 mean += (1.0 - rb) * mu
