@@ -77,6 +77,7 @@ __all__ = [
     "maxpool_backward",
     "maxpool_forward",
     "train",
+    "train_step",
 ]
 
 
@@ -744,6 +745,24 @@ def _views(flat: np.ndarray, layout: Sequence[tuple[str, tuple[int, ...]]]) -> d
 
 
 # ------------------------------------------------------------------ training
+def train_step(
+    model: ConvNet, optimizer: Optimizer, X_batch: np.ndarray, y_batch: np.ndarray
+) -> float | np.ndarray:
+    """One forward + backward pass on a mini-batch and one update of every parameter.
+
+    X_batch: (m, H*W); y_batch: (m,) labels (every network of the model gets this batch).
+    Returns the mini-batch loss before the update (an array, one per network, with
+    several seeds). BN's running statistics are updated."""
+    X_batch = model._inputs(X_batch)
+    y_batch = model._labels(y_batch, X_batch.shape[0])
+    model._batch_check(X_batch.shape[0])
+    ys = np.broadcast_to(y_batch, (model.replicas, len(y_batch)))
+    with one_blas_thread():
+        losses = model._loss_and_grads(model._stack(X_batch), ys, True)
+        optimizer.step(model._flat, model._grad_flat)
+    return float(losses[0]) if model.replicas == 1 else losses
+
+
 def train(
     model: ConvNet,
     X: np.ndarray,

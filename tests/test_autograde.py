@@ -203,9 +203,12 @@ def test_nbgrader_validate_passes_the_instructor_exercises(course):
 
 
 def test_the_graded_notebook_is_the_lessons_exercise_cells():
-    """The slices keep every exercise cell of the lessons unchanged (only grade ids prefixed)."""
-    merged = [c for c in _instructor().cells if release.is_exercise(c)]
-    lessons = [
-        c for p in LESSONS for c in nbformat.read(p, as_version=4).cells if release.is_exercise(c)
-    ]
+    """The slices keep every code exercise cell of the lessons unchanged (only grade ids
+    prefixed). Written answers, graded by hand, stay in the complete lessons (--full)."""
+
+    def code_exercise(cell) -> bool:
+        return release.is_exercise(cell) and cell.cell_type == "code"
+
+    merged = [c for c in _instructor().cells if code_exercise(c)]
+    lessons = [c for p in LESSONS for c in nbformat.read(p, as_version=4).cells if code_exercise(c)]
     assert [c.source for c in merged] == [c.source for c in lessons]

@@ -98,6 +98,9 @@ def test_solutions_become_stubs_under_the_same_signature(released, lesson):
     for cell in student:
         src = _source(cell)
         original = _source(instructor[cell["id"]])
+        if cell["cell_type"] == "markdown":  # a written answer, graded by hand: all replaced
+            assert src.strip() == "YOUR ANSWER HERE" and original.strip() != src.strip()
+            continue
         before = original.split(release.BEGIN_SOLUTION)[0]
         indent = re.search(r"([ \t]*)### BEGIN SOLUTION", original).group(1)
         assert src.startswith(before), "the lines before the solution (signature) changed"
@@ -131,7 +134,7 @@ def test_release_keeps_every_cell_and_its_metadata(released, lesson):
     for mine, theirs in zip(student["cells"][1:], instructor["cells"], strict=True):
         for key in ("tags", "slideshow"):
             assert mine["metadata"].get(key) == theirs["metadata"].get(key)
-        if mine["cell_type"] == "markdown":
+        if mine["cell_type"] == "markdown" and not release.is_solution(theirs):
             assert _source(mine) == _source(theirs).replace("../assets/", "assets/")
     assert student["metadata"]["kernelspec"] == instructor["metadata"]["kernelspec"]
     assert "jupytext" not in student["metadata"]  # a plain notebook, no paired .py
@@ -157,6 +160,10 @@ def test_nbgrader_metadata_is_complete_and_ids_unique(lesson):
             continue
         ids.append(meta["grade_id"])
         assert meta["schema_version"] == 3
+        if cell["cell_type"] == "markdown":  # a written answer, graded by hand (nbgrader)
+            assert meta["solution"] and meta["grade"] and not meta["locked"]
+            assert meta["points"] > 0
+            continue
         if meta.get("solution"):
             assert cell["cell_type"] == "code" and not meta["grade"] and not meta["locked"]
         if meta.get("grade"):
@@ -174,6 +181,8 @@ def test_markers_are_balanced_and_in_the_right_cells(lesson):
                 assert kind(cell), f"{begin} outside its kind of cell: {src[:80]!r}"
                 assert lines.count(begin) == lines.count(end) >= 1
                 assert lines.index(begin) < lines.index(end)
+        if cell["cell_type"] == "markdown":  # a written answer: replaced whole, no markers
+            continue
         if release.is_solution(cell):
             assert release.regions(src, *_SOLUTION), "a solution cell without a solution"
         if release.is_graded(cell):
