@@ -43,4 +43,10 @@ LESSONS = (
     Lesson(
         "05", "Batch Norm at test time", "05_batch_norm_at_test_time", "course_lib.ema:ema_explorer"
     ),
+    Lesson(
+        "06",
+        "Normalization beyond the MLP",
+        "06_normalization_beyond_mlp",
+        "course_lib.norm_plots:normalization_explorer",
+    ),
 )

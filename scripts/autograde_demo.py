@@ -110,6 +110,42 @@ TYPICAL_MISTAKES = {
     "batchnorm_inference": (
         "return gamma * (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + eps) + beta"
     ),
+    "spatial_batchnorm_forward": (
+        "n, c, h, w = x.shape  # reshaped without moving the channels last\n"
+        "out, cache = batchnorm_forward(x.reshape(-1, c), gamma, beta, eps)\n"
+        "return out.reshape(n, c, h, w), cache"
+    ),
+    "spatial_batchnorm_backward": (
+        "n, c, h, w = dout.shape\n"
+        "dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, c), cache)\n"
+        "return dx.reshape(n, c, h, w), dgamma, dbeta"
+    ),
+    "layernorm_forward": (
+        "mu, var = x.mean(axis=0), x.var(axis=0)  # Batch Norm's axis\n"
+        "inv_std = 1.0 / np.sqrt(var + eps)\n"
+        "x_hat = (x - mu) * inv_std\n"
+        "return gamma * x_hat + beta, (x_hat, gamma, inv_std)"
+    ),
+    "layernorm_backward": (
+        "x_hat, gamma, inv_std = cache  # gamma taken out of the sums\n"
+        "mean_d = dout.mean(axis=1, keepdims=True)\n"
+        "mean_dx = (dout * x_hat).mean(axis=1, keepdims=True)\n"
+        "dx = gamma * inv_std * (dout - mean_d - x_hat * mean_dx)\n"
+        "return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)"
+    ),
+    "groupnorm_forward": (
+        "n, c, h, w = x.shape  # interleaved groups: channel k in group k % groups\n"
+        "xg = x.reshape(n, c // groups, groups, h, w)\n"
+        "mu = xg.mean(axis=(1, 3, 4), keepdims=True)\n"
+        "inv_std = 1.0 / np.sqrt(xg.var(axis=(1, 3, 4), keepdims=True) + eps)\n"
+        "x_hat = ((xg - mu) * inv_std).reshape(n, c, h, w)\n"
+        "out = gamma.reshape(1, c, 1, 1) * x_hat + beta.reshape(1, c, 1, 1)\n"
+        "return out, (x_hat, gamma, inv_std, groups)"
+    ),
+    "groupnorm_backward": (
+        "x_hat = cache[0]  # dgamma and dbeta summed over the examples only\n"
+        "return 0.0 * dout, (dout * x_hat).sum(axis=0), dout.sum(axis=0)"
+    ),
 }
 ENDLESS = "while True:  # waits for something that never happens\n    pass"
 # A value whose conversion to numbers never ends: the checker converts it in the
@@ -228,7 +264,7 @@ def submission(
 def _calls_reference(source: str, name: str) -> str:
     """A body that hands the work to course_lib's function of the same name (or, if
     there is none, leaves the exercise undone)."""
-    modules = ("normalization", "descent", "batchnorm", "network", "running_stats", "ema")
+    modules = ("normalization", "descent", "batchnorm", "network", "running_stats", "ema", "norms")
     found = [m for m in modules if callable(getattr(import_module(f"course_lib.{m}"), name, None))]
     params = re.search(rf"def {name}\((.*?)\):", source, re.S)
     if not found or not params:

@@ -26,7 +26,10 @@
   typical mistake, 10% broken: an endless loop and a deleted function) graded with 1 and
   with 2 workers: wall time, submissions per minute, and the speed-up. The longest part
   (about 10 minutes on 2 cores); ``--skip grading`` leaves it out.
-- With PyTorch installed, the same BN forward + backward and MLP step in PyTorch
+- convnet: one training step (forward, backward, SGD-with-momentum update) of lesson 06's
+  conv net (conv 8 - conv 16 - dense 64 - dense 10, course_lib.convnet, float64) on a
+  batch of 32 digits, with Batch Norm, Group Norm and no normalization.
+- With PyTorch installed, the same BN forward + backward, MLP and conv net steps in PyTorch
   (CPU, eager), on one thread (the numpy code's element-wise work runs on one core)
   and on PyTorch's default thread count, and the ratio numpy time / PyTorch one-thread
   time (> 1: PyTorch is faster).
@@ -59,7 +62,7 @@ sys.path.insert(0, str(ROOT))
 import run_notebooks  # noqa: E402  (this script's folder is on sys.path)
 from course_lib.lessons import LESSONS  # noqa: E402
 
-PARTS = ("notebooks", "widgets", "bn", "mlp", "grading")
+PARTS = ("notebooks", "widgets", "bn", "mlp", "convnet", "grading")
 GRADING_LESSON = "03"  # the lesson of the simulated class
 BN_SIZES = ((60, 100, "float64"), (256, 512, "float64"), (4096, 1024, "float32"))
 MLP_SIZES = (64, 100, 100, 100, 10)
@@ -503,6 +506,75 @@ def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> d
         if one and many:
             result["class"]["speedup"] = one / many
     return result
+# --------------------------------------------------------------------- conv net
+
+CONV_BATCH = 32
+
+
+def bench_convnet(torch_too: bool) -> list[dict]:
+    from course_lib import convnet
+    from course_lib import norm_experiments as nx
+    from course_lib.network import make_optimizer
+
+    torch = _torch() if torch_too else None
+    data = nx.digit_images()
+    X, y = np.array(data.X_train[:CONV_BATCH]), np.array(data.y_train[:CONV_BATCH])
+    rows = []
+    for norm in ("batch", "group", None):
+        model = nx.make_convnet(norm, seeds=0)
+        opt = make_optimizer(nx.OPTIMIZER, 0.01)
+        row = {
+            "network": f"conv {nx.CHANNELS[0]}-{nx.CHANNELS[1]}, dense {nx.HIDDEN}",
+            "norm": nx.NAMES[norm],
+            "batch": CONV_BATCH,
+            "dtype": "float64",
+            "numpy_ms": 1e3
+            * measure(lambda m=model, o=opt: convnet.train_step(m, o, X, y))["median"],
+        }
+        if torch is not None:
+            row.update(_measure_torch(torch, _torch_convnet(torch, X, y, norm)))
+            row["numpy_over_torch"] = row["numpy_ms"] / row["torch_ms"]
+        rows.append(row)
+        print(f"  convnet {row['norm']}: {row['numpy_ms']:.3f} ms", file=sys.stderr)
+    return rows
+
+
+def _torch_convnet(torch, X, y, norm):
+    """Lesson 06's network in PyTorch (float64, NCHW), SGD with momentum 0.9."""
+    from torch import nn
+
+    from course_lib import norm_experiments as nx
+
+    def normalization(c: int, dense: bool):
+        if norm == "batch":
+            return (nn.BatchNorm1d if dense else nn.BatchNorm2d)(c, momentum=0.1, eps=1e-5)
+        if norm == "group":
+            return nn.GroupNorm(nx.GROUPS, c, eps=1e-5)
+        return nn.Identity()
+
+    torch.manual_seed(0)
+    bias = norm is None
+    c1, c2 = nx.CHANNELS
+    model = nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, bias=bias), normalization(c1, False), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1, bias=bias), normalization(c2, False), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * 4, nx.HIDDEN, bias=bias), normalization(nx.HIDDEN, True), nn.ReLU(),
+        nn.Linear(nx.HIDDEN, 10),
+    ).double().train()  # fmt: skip
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X).reshape(-1, 1, 8, 8), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(Xt), yt)
+        loss.backward()
+        opt.step()
+
+    return step
 
 
 # --------------------------------------------------------------------- report
@@ -638,6 +710,19 @@ def table(results: dict) -> str:
                 )
             if "speedup" in c:
                 lines.append(f"    speed-up with 2 workers: {c['speedup']:.2f}x")
+
+    if "convnet" in results:
+        torch = any("torch_ms" in r for r in results["convnet"])
+        head = f"  {'lesson 06 conv net (batch 32, float64)':<40}{'numpy ms':>10}"
+        if torch:
+            head += _torch_head(threads)
+        lines += ["", "One training step of the conv net (target: numpy <= 3x torch ms)", head]
+        for r in results["convnet"]:
+            label = f"{r['network']}, {r['norm']}"
+            line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
+            if torch:
+                line += _torch_cells(r, r.get("numpy_over_torch"))
+            lines.append(line)
     lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
     return "\n".join(lines)
 
@@ -665,6 +750,8 @@ def main(argv: list[str]) -> int:
         results["mlp"] = bench_mlp(torch_too)
     if "grading" not in args.skip:
         results["grading"] = bench_grading(args.grading_class)
+    if "convnet" not in args.skip:
+        results["convnet"] = bench_convnet(torch_too)
     results["took_s"] = time.perf_counter() - start
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)

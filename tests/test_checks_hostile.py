@@ -54,12 +54,18 @@ def _checkers() -> dict[str, Callable]:
 CHECKERS = _checkers()
 
 # Checkers whose functions are not named after the checker: the references, in order.
-REFERENCE_NAMES = {"check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward")}
+REFERENCE_NAMES = {
+    "check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward"),
+    "check_layernorm_backward": ("layernorm_forward", "layernorm_backward"),
+    "check_spatial_batchnorm_backward": ("spatial_batchnorm_forward", "spatial_batchnorm_backward"),
+    "check_groupnorm_backward": ("groupnorm_forward", "groupnorm_backward"),
+}
 
 
 def _find_reference(name: str) -> Callable | None:
     """The course_lib function called ``name`` (the reference of check_<name>)."""
-    for module in ("normalization", "batchnorm", "descent", "network", "running_stats", "ema"):
+    modules = ("normalization", "batchnorm", "descent", "network", "running_stats", "ema", "norms")
+    for module in modules:
         try:
             mod = importlib.import_module(f"course_lib.{module}")
         except ModuleNotFoundError:
@@ -190,6 +196,8 @@ def _map_outputs(value, f):
         return (tuple if isinstance(value, tuple) else list)(_map_outputs(v, f) for v in value)
     if isinstance(value, dict):  # lesson 04's training step returns dicts of arrays
         return {k: _map_outputs(v, f) for k, v in value.items()}
+    if isinstance(value, str):  # a label in a cache (course_lib.norms.NormCache.kind)
+        return value
     return f(np.asarray(value))
 
 
@@ -603,6 +611,12 @@ LESSON_WORDING: dict[tuple[str, str], tuple[str, ...]] = {
 NOT_A_FUNCTION_WORDING = {
     "check_batchnorm_forward": "pass your function, got",
     "check_batchnorm_backward": "must be a function, got",
+    "check_layernorm_forward": "pass your function, got",
+    "check_layernorm_backward": "must be a function, got",
+    "check_spatial_batchnorm_forward": "pass your function, got",
+    "check_spatial_batchnorm_backward": "must be a function, got",
+    "check_groupnorm_forward": "pass your function, got",
+    "check_groupnorm_backward": "must be a function, got",
 }
 
 NEVER_RETURN = (
@@ -629,6 +643,14 @@ EXPECTED_CHECKERS = {
     "batchnorm": ("check_batchnorm_forward", "check_batchnorm_backward"),
     "network": ("check_bn_layer_forward",),
     "running_stats": ("check_update_running_stats", "check_batchnorm_inference"),
+    "norms": (
+        "check_layernorm_forward",
+        "check_layernorm_backward",
+        "check_spatial_batchnorm_forward",
+        "check_spatial_batchnorm_backward",
+        "check_groupnorm_forward",
+        "check_groupnorm_backward",
+    ),
 }
 
 
@@ -704,7 +726,8 @@ def test_hostile_function_gets_a_falsy_result_with_a_hint(name, pos, variant):
     said = " ".join([result.hint, *result.details])  # not the case's label
     assert any(w in said for w in words), f"hint should say one of {words}: {result}"
     if pos < len(refs) - 1:  # a backward checker given a broken forward says so first
-        assert result.hint.startswith("batchnorm_forward must work first ("), str(result)
+        forward = references(name)[0].__name__
+        assert result.hint.startswith(f"{forward} must work first ("), str(result)
     for wording in LESSON_WORDING.get((name, variant), ()):
         assert wording in result.hint, str(result)
     if variant in PRINTING:

@@ -28,7 +28,7 @@ def _outputs_text(cell: dict) -> str:
 
 def test_every_lesson_is_there():
     names = [p.stem[:2] for p in NOTEBOOKS]
-    assert names == ["01", "02", "03", "04", "05"], names
+    assert names == ["01", "02", "03", "04", "05", "06"], names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

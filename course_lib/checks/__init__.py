@@ -12,10 +12,18 @@ from .batchnorm import check_batchnorm_backward, check_batchnorm_forward
 from .descent import check_gradient_descent_step, check_largest_stable_lr
 from .network import check_bn_layer_forward, check_bn_train_step
 from .normalization import check_fit_normalizer, check_fold_normalization, check_normalize
+from .norms import (
+    check_groupnorm_backward,
+    check_groupnorm_forward,
+    check_layernorm_backward,
+    check_layernorm_forward,
+    check_spatial_batchnorm_backward,
+    check_spatial_batchnorm_forward,
+)
 from .running_stats import check_batchnorm_inference, check_update_running_stats
 
 # Lesson modules, in course order (tests iterate over them to find every checker).
-_LESSON_MODULES = ("normalization", "descent", "batchnorm", "network", "running_stats")
+_LESSON_MODULES = ("normalization", "descent", "batchnorm", "network", "running_stats", "norms")
 
 __all__ = [
     "CheckResult",
@@ -31,4 +39,10 @@ __all__ = [
     "check_bn_train_step",
     "check_update_running_stats",
     "check_batchnorm_inference",
+    "check_layernorm_forward",
+    "check_layernorm_backward",
+    "check_spatial_batchnorm_forward",
+    "check_spatial_batchnorm_backward",
+    "check_groupnorm_forward",
+    "check_groupnorm_backward",
 ]
