@@ -11,6 +11,25 @@ environment) and, in ``check_against_reference``, a budget for the whole check
 (``BUDGET_FACTOR`` calls' worth), so a checker returns long before an
 autograder's cell limit. In the child, a function written in a notebook may not
 call the course_lib function it is meant to replace.
+
+Hints come in two levels. A ``Mistake(hint, produce, more=None)`` is a typical
+wrong implementation: when the learner's output equals ``produce(...)``, the
+failure shows ``hint`` (level 1: what the learner did wrong and the right idea,
+in plain words, never the code or the formula the exercise asks for). ``more``
+(level 2, optional) is more concrete: it may give the formula or a fragment of
+code. The learner gets level 2 in two ways:
+
+* ``result.more()`` on the returned ``CheckResult``: plain text when printed,
+  HTML when it is the value of a notebook cell;
+* running the same checker again on a function that still fails the same way
+  (same failing case, same level-1 hint): that result shows level 2 below the
+  hint. The state is one entry per checker name (``_last_failure``: the last
+  failure it reported); a passing run of that checker removes it.
+
+The first feedback of a failure (``str(result)``, ``result._repr_html_()``)
+never contains level 2, and ``assert_ok()``'s message never does (a graded
+cell run right after the feedback cell would otherwise hand it out). A passing
+result reads ``✔ name: all N checks passed.``, as before.
 """
 
 from __future__ import annotations
@@ -145,12 +164,38 @@ def _install_tripwires(names: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------- results
+_STUCK = "(Stuck? Run this check again, or call .more() on its result, for a more concrete hint.)"
+
+
+@dataclass(frozen=True)
+class MoreHint:
+    """The second level of a hint, as ``CheckResult.more()`` returns it."""
+
+    name: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.name}, more: {self.text}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (
+            '<div style="border-left:4px solid #9a6700;background:#fff8c5;'
+            f'padding:6px 10px;font-family:sans-serif"><b>{html.escape(self.name)}, more:</b> '
+            f"{html.escape(self.text)}</div>"
+        )
+
+
 @dataclass
 class CheckResult:
     """Outcome of one checker: truthy only when every case passed.
 
     name: what was checked; passed: all cases agree; cases_run: how many ran;
-    case: the failing case (a short description); hint: what to fix.
+    case: the failing case (a short description); hint: what to fix (level 1);
+    details: extra lines (values, what the function printed); more_hint: the
+    second level (``more()``); level: 2 when this result shows the second level
+    (the same failure again, see the module docstring), else 1.
     """
 
     name: str
@@ -159,16 +204,28 @@ class CheckResult:
     case: str | None = None
     hint: str | None = None
     details: list[str] = field(default_factory=list)
+    more_hint: str | None = None
+    level: int = 1
 
     def __bool__(self) -> bool:
         return self.passed
 
-    def __str__(self) -> str:
+    def _shows_more(self) -> bool:
+        return self.level >= 2 and bool(self.more_hint)
+
+    def _text(self, with_more: bool) -> str:
         if self.passed:
             return f"✔ {self.name}: all {self.cases_run} checks passed."
         lines = [f"✘ {self.name}: failed on {self.case}.", f"  Hint: {self.hint}"]
         lines += [f"  {d}" for d in self.details]
+        if with_more:
+            lines.append(f"  More: {self.more_hint}")
+        elif self.more_hint:
+            lines.append(f"  {_STUCK}")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._text(self._shows_more())
 
     __repr__ = __str__
 
@@ -178,6 +235,10 @@ class CheckResult:
             body = f"<b>✔ {html.escape(self.name)}</b>: all {self.cases_run} checks passed."
         else:
             extra = "".join(f"<br><code>{html.escape(d)}</code>" for d in self.details)
+            if self._shows_more():
+                extra += f"<br><b>More:</b> {html.escape(self.more_hint or '')}"
+            elif self.more_hint:
+                extra += f"<br><i>{html.escape(_STUCK)}</i>"
             body = (
                 f"<b>✘ {html.escape(self.name)}</b>: failed on {html.escape(str(self.case))}."
                 f"<br><b>Hint:</b> {html.escape(str(self.hint))}{extra}"
@@ -187,13 +248,25 @@ class CheckResult:
             f'padding:6px 10px;font-family:sans-serif">{body}</div>'
         )
 
+    def more(self) -> MoreHint:
+        """The second, more concrete level of the hint (it may show a formula or code).
+
+        Displays as HTML when it is the value of a notebook cell; ``print`` shows text.
+        """
+        if self.passed:
+            return MoreHint(self.name, "all checks passed: there is nothing more to say.")
+        if self.more_hint:
+            return MoreHint(self.name, self.more_hint)
+        return MoreHint(self.name, f"no second level for this failure; the hint is: {self.hint}")
+
     def assert_ok(self) -> CheckResult:
         """Raise AssertionError carrying the hint if the check failed; else return self.
 
-        For graded test cells: the grader records the failure with its hint.
+        For graded test cells: the grader records the failure with its level-1 hint
+        (never the second level, see the module docstring).
         """
         if not self.passed:
-            raise AssertionError(str(self))
+            raise AssertionError(self._text(with_more=False))
         return self
 
 
@@ -201,8 +274,31 @@ def passed(name: str, cases_run: int) -> CheckResult:
     return CheckResult(name, True, cases_run)
 
 
-def failed(name: str, cases_run: int, case: str, hint: str, *details: str) -> CheckResult:
-    return CheckResult(name, False, cases_run, case, hint, list(details))
+def failed(
+    name: str, cases_run: int, case: str, hint: str, *details: str, more: str | None = None
+) -> CheckResult:
+    """A failing result: level-1 ``hint``, ``details`` lines, level-2 ``more`` (optional)."""
+    return CheckResult(name, False, cases_run, case, hint, list(details), more)
+
+
+# The last failure each checker reported, by checker name: (case, level-1 hint).
+_last_failure: dict[str, tuple[str | None, str | None]] = {}
+
+
+def escalate(result: CheckResult) -> CheckResult:
+    """Record ``result`` for its checker; show level 2 if it repeats the last failure.
+
+    A passing result forgets the checker's last failure. ``run_check`` calls this
+    for every checker, so a checker written with it gets the escalation for free.
+    """
+    if result.passed:
+        _last_failure.pop(result.name, None)
+        return result
+    key = (result.case, result.hint)
+    if _last_failure.get(result.name) == key:
+        result.level = 2
+    _last_failure[result.name] = key
+    return result
 
 
 # ---------------------------------------------------------------- calling safely
@@ -512,10 +608,13 @@ class Case:
 @dataclass
 class Mistake:
     """A typical wrong implementation: when the learner's output equals what
-    ``produce(*args, **kwargs)`` returns, ``hint`` names the mistake."""
+    ``produce(*args, **kwargs)`` returns, ``hint`` names the mistake (level 1:
+    what is wrong and the right idea in plain words, no code or formula of the
+    solution) and ``more`` (level 2, optional) says it concretely."""
 
     hint: str
     produce: Callable[..., Any]
+    more: str | None = None
 
 
 def check_against_reference(
@@ -570,10 +669,12 @@ def run_check(
             np.errstate(all="ignore"),
         ):
             warnings.simplefilter("ignore")
-            return check()
+            result = check()
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a checker must never raise
         # (SystemExit: e.g. a returned object's __array__, run here, that calls sys.exit)
-        return failed(name, 0, "the checker itself", f"unexpected problem: {_describe_error(exc)}")
+        why = f"unexpected problem: {_describe_error(exc)}"
+        result = failed(name, 0, "the checker itself", why)
+    return escalate(result)
 
 
 def matching_mistake(
@@ -644,7 +745,7 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
             continue
         mistake = matching_mistake(got_value, mistakes, case.args, case.kwargs, rtol, atol)
         if mistake is not None:
-            return failed(name, k - 1, case.label, mistake.hint)
+            return failed(name, k - 1, case.label, mistake.hint, more=mistake.more)
         for g, raw, e, what in zip(arrays, got_t, expected_t, output_names, strict=True):
             e = np.asarray(e)
             if not np.allclose(g, e, rtol=rtol, atol=atol):

@@ -405,7 +405,7 @@ def _check_forward(fn, timeout):
             continue
         mistake = matching_mistake(out, mistakes, (case.z, case.gamma, case.beta, case.eps))
         if mistake is not None:
-            return failed(FORWARD, k, case.label, mistake.hint)
+            return failed(FORWARD, k, case.label, mistake.hint, more=mistake.more)
         return failed(
             FORWARD,
             k,
@@ -494,7 +494,7 @@ def _check_backward(forward_fn, backward_fn, timeout):
         )
         mistake = matching_mistake(grads, mistakes, (*inputs, case.eps_value, case.dout))
         if mistake is not None:
-            return failed(BACKWARD, k, case.label, mistake.hint, fd_note)
+            return failed(BACKWARD, k, case.label, mistake.hint, fd_note, more=mistake.more)
         for g, e, what in zip(grads, expected, ("dz", "dgamma", "dbeta"), strict=True):
             if not close(g, e):
                 extra = " (it is zero everywhere)" if not np.any(g) else ""
