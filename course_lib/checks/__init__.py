@@ -12,10 +12,18 @@ from .batchnorm import check_batchnorm_backward, check_batchnorm_forward
 from .descent import check_gradient_descent_step, check_largest_stable_lr
 from .network import check_bn_layer_forward
 from .normalization import check_fit_normalizer, check_normalize
+from .pytorch_bn import check_convert_bn_state, check_train_and_predict
 from .running_stats import check_batchnorm_inference, check_update_running_stats
 
 # Lesson modules, in course order (tests iterate over them to find every checker).
-_LESSON_MODULES = ("normalization", "descent", "batchnorm", "network", "running_stats")
+_LESSON_MODULES = (
+    "normalization",
+    "descent",
+    "batchnorm",
+    "network",
+    "running_stats",
+    "pytorch_bn",
+)
 
 __all__ = [
     "CheckResult",
@@ -29,4 +37,6 @@ __all__ = [
     "check_bn_layer_forward",
     "check_update_running_stats",
     "check_batchnorm_inference",
+    "check_train_and_predict",
+    "check_convert_bn_state",
 ]
