@@ -93,7 +93,8 @@ def test_no_solution_is_shown_whole_elsewhere_in_the_lesson(lesson):
 @lesson_param
 def test_solutions_become_stubs_under_the_same_signature(released, lesson):
     instructor = {c["id"]: c for c in _load(lesson)["cells"]}
-    student = [c for c in _release_of(released, lesson)["cells"] if release.is_solution(c)]
+    cells = _release_of(released, lesson)["cells"]
+    student = [c for c in cells if release.is_solution(c) and not release.is_written_answer(c)]
     assert student
     for cell in student:
         src = _source(cell)
@@ -102,6 +103,21 @@ def test_solutions_become_stubs_under_the_same_signature(released, lesson):
         indent = re.search(r"([ \t]*)### BEGIN SOLUTION", original).group(1)
         assert src.startswith(before), "the lines before the solution (signature) changed"
         assert (indent + STUB.format(indent=indent)) in src
+
+
+@lesson_param
+def test_written_answers_become_the_text_stub(released, lesson):
+    """A written answer's model answer (between the solution markers) is replaced by
+    nbgrader's "YOUR ANSWER HERE"; the question stays in the cell before it."""
+    instructor = {c["id"]: c for c in _load(lesson)["cells"]}
+    for cell in _release_of(released, lesson)["cells"]:
+        if not release.is_written_answer(cell):
+            continue
+        original = _source(instructor[cell["id"]])
+        assert release.regions(original, *_SOLUTION), "a written answer without a model answer"
+        assert _source(cell).strip() == "YOUR ANSWER HERE"
+        meta = release.nbgrader_meta(cell)
+        assert meta["points"] > 0 and not meta["locked"]
 
 
 @lesson_param
@@ -131,7 +147,7 @@ def test_release_keeps_every_cell_and_its_metadata(released, lesson):
     for mine, theirs in zip(student["cells"][1:], instructor["cells"], strict=True):
         for key in ("tags", "slideshow"):
             assert mine["metadata"].get(key) == theirs["metadata"].get(key)
-        if mine["cell_type"] == "markdown":
+        if mine["cell_type"] == "markdown" and not release.is_written_answer(theirs):
             assert _source(mine) == _source(theirs).replace("../assets/", "assets/")
     assert student["metadata"]["kernelspec"] == instructor["metadata"]["kernelspec"]
     assert "jupytext" not in student["metadata"]  # a plain notebook, no paired .py
@@ -157,6 +173,9 @@ def test_nbgrader_metadata_is_complete_and_ids_unique(lesson):
             continue
         ids.append(meta["grade_id"])
         assert meta["schema_version"] == 3
+        if release.is_written_answer(cell):  # graded by hand: solution and graded, unlocked
+            assert not meta["locked"] and meta["points"] > 0
+            continue
         if meta.get("solution"):
             assert cell["cell_type"] == "code" and not meta["grade"] and not meta["locked"]
         if meta.get("grade"):
@@ -176,7 +195,7 @@ def test_markers_are_balanced_and_in_the_right_cells(lesson):
                 assert lines.index(begin) < lines.index(end)
         if release.is_solution(cell):
             assert release.regions(src, *_SOLUTION), "a solution cell without a solution"
-        if release.is_graded(cell):
+        if release.is_graded(cell) and not release.is_written_answer(cell):
             assert release.regions(src, *_HIDDEN), "a graded cell without hidden tests"
 
 
