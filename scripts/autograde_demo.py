@@ -16,7 +16,8 @@ The students:
   pass, β on the new value, ...): partial marks, with feedback naming the checks;
 * ``broken``: a function that never returns, exercises left undone, a cell
   that raises, the learner's own functions deleted (``del``), a function that
-  only calls course_lib's reference: graded (zero for those), not crashed.
+  only calls course_lib's reference, a function that returns an object whose
+  ``__array__`` never returns: graded (zero for those), not crashed.
 
 By default the assignment is one notebook of *exercise slices*: each lesson
 reduced to its exercise cells and the statements they need (see
@@ -99,6 +100,15 @@ TYPICAL_MISTAKES = {
     ),
 }
 ENDLESS = "while True:  # waits for something that never happens\n    pass"
+# A value whose conversion to numbers never ends: the checker converts it in the
+# child process, under the time limit, and names it.
+ENDLESS_ARRAY = (
+    "class Endless:  # numpy asks it for its numbers, and it never answers\n"
+    "    def __array__(self, *args, **kwargs):\n"
+    "        while True:\n"
+    "            pass\n"
+    "return Endless()"
+)
 
 
 # ------------------------------------------------------------------ the course
@@ -175,7 +185,7 @@ def submission(
     release_nb: dict, instructor_nb: dict, choose: Callable[[int, str | None], str]
 ) -> nbformat.NotebookNode:
     """A filled-in release notebook. choose(k, function name) gives the k-th exercise's
-    fate: "reference", "mistake", "endless", "stub", "delete" or "cheat"."""
+    fate: "reference", "mistake", "endless", "array", "stub", "delete" or "cheat"."""
     nb = copy.deepcopy(release_nb)
     solutions = {
         c.metadata.nbgrader.grade_id: c
@@ -201,6 +211,8 @@ def submission(
             fill(cell, [TYPICAL_MISTAKES[name]] + reference[1:])
         elif fate == "endless":
             fill(cell, [ENDLESS] + reference[1:])
+        elif fate == "array":
+            fill(cell, [ENDLESS_ARRAY] + reference[1:])
         elif fate == "cheat" and name:
             fill(cell, [_calls_reference(cell.source, name)] + reference[1:])
         if fate == "delete" and name:
@@ -231,7 +243,12 @@ def _calls_reference(source: str, name: str) -> str:
 STUDENTS: dict[str, Callable[[int, str | None], str]] = {
     "reference": lambda k, name: "reference",
     "typical": lambda k, name: ("reference", "mistake")[k % 2],
-    "broken": lambda k, name: ("endless", "stub", "reference", "delete", "cheat")[k % 5],
+    # the second "stub" (k = 6) returns an object whose __array__ never returns
+    "broken": lambda k, name: (
+        "array"
+        if k % 5 == 1 and k > 5
+        else ("endless", "stub", "reference", "delete", "cheat")[k % 5]
+    ),
 }
 
 

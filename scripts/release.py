@@ -43,6 +43,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -75,6 +76,7 @@ the student version; every notebook gets a short header; autograde gives a cell
 
 import os
 
+import zmq
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
@@ -130,6 +132,12 @@ c.IncludeHeaderFooter.header = os.path.join(os.path.dirname(__file__), "header.i
 
 # Autograde and validate: a cell that runs longer is interrupted and scored 0.
 c.Execute.timeout = 30
+
+# The kernels that autograde and validate start talk to nbgrader over TCP on this
+# machine: encrypt it with CurveZMQ keys, as ipykernel asks (without them every
+# kernel logs "Kernel is running over TCP without encryption").
+if zmq.has("curve"):
+    c.KernelManager.transport_encryption = "auto"
 '''
 
 HEADER_TEXT = (
@@ -434,8 +442,19 @@ def nbgrader_api(course_dir: Path):
 
 
 def run_nbgrader(course_dir: Path, command: str, *args, **kwargs) -> dict:
-    """``nbgrader_api(course_dir).<command>(...)``; raises RuntimeError with its log on failure."""
-    result = getattr(nbgrader_api(course_dir), command)(*args, **kwargs)
+    """``nbgrader_api(course_dir).<command>(...)``; raises RuntimeError with its log on failure.
+
+    nbgrader 0.9's gradebook makes SQLAlchemy 2 warn (SAWarning, "Object of type
+    <SubmittedAssignment> not in session ...") about how nbgrader.api adds objects to
+    the session; harmless for the grades, and nothing for an instructor to act on:
+    silenced for nbgrader.api only.
+    """
+    with warnings.catch_warnings():
+        with contextlib.suppress(ImportError):
+            from sqlalchemy.exc import SAWarning
+
+            warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+        result = getattr(nbgrader_api(course_dir), command)(*args, **kwargs)
     if not result.get("success"):
         log = "\n".join(filter(None, [result.get("error"), result.get("log")]))
         raise RuntimeError(f"nbgrader {command} {' '.join(map(str, args))} failed:\n{log}")
@@ -617,8 +636,12 @@ def build_release(
     out: Path | None = DEFAULT_RELEASE,
     force: bool = False,
     scratch: bool = True,
-) -> list[str]:
-    """Build the course directory and the release; return the assignments released."""
+) -> tuple[list[str], list[str]]:
+    """Build the course directory and the release.
+
+    Returns (the assignments released, the notebooks of ``out`` kept because a learner
+    edited them, relative to ``out``).
+    """
     paths = lesson_notebooks(selected)
     if not paths:
         raise SystemExit(f"no lesson notebook in notebooks/ matches {list(selected) or 'NN_*'}")
@@ -630,12 +653,11 @@ def build_release(
     problems = check_release(course_dir, lessons)
     if problems:
         raise SystemExit("the release is not clean:\n  " + "\n  ".join(problems))
+    kept: list[str] = []
     if out is not None:
         kept = copy_release(course_dir, lessons, out, force)
         (out / "README.md").write_text(LEARNER_README)
-        for rel in kept:
-            print(f"kept {out.name}/{rel}: it has your changes (--force replaces it)")
-    return list(lessons)
+    return list(lessons), kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -658,15 +680,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     course_dir = args.course_dir.expanduser().resolve() if args.course_dir else DEFAULT_COURSE_DIR
     scratch = args.course_dir is None
-    released = build_release(
+    assignments, kept = build_release(
         args.lessons, course_dir, DEFAULT_RELEASE if scratch else None, args.force, scratch
     )
     where = DEFAULT_RELEASE if scratch else course_dir / "release"
-    print(
-        f"released {len(released)} lesson(s) into {where.relative_to(ROOT) if scratch else where}"
-    )
-    for name in released:
-        print(f"  {name}/{name}.ipynb")
+    written = [f"{name}/{name}.ipynb" for name in assignments]
+    written = [rel for rel in written if rel not in kept]
+    into = where.relative_to(ROOT) if scratch else where
+    print(f"released {len(written)} lesson(s) into {into}")
+    for rel in written:
+        print(f"  {rel}")
+    if kept:
+        print(f"kept {len(kept)} lesson(s) you have edited (--force replaces them):")
+        for rel in kept:
+            print(f"  {rel}")
     return 0
 
 

@@ -5,7 +5,8 @@ cells and the statements they need, see ``release.exercise_slice``), released
 with ``generate_assignment`` and submitted by three students (made by
 ``scripts/autograde_demo.py``): the release with the reference solutions, one
 with typical mistakes, one that loops forever, leaves exercises undone, raises,
-deletes its own functions and hands an exercise to the course_lib reference.
+deletes its own functions, hands an exercise to the course_lib reference and returns
+an object whose ``__array__`` never returns.
 ``nbgrader autograde`` grades them all.
 """
 
@@ -142,9 +143,28 @@ def test_broken_submission_is_graded_not_crashed(course, scores):
         assert "CellTimeoutError" not in texts[graded]
     first = {fate: graded for graded, fate in reversed(fates.items())}
     assert "did not return within 1 s" in texts[first["endless"]]
+    assert (
+        "an Endless object, and turning it into numbers did not finish within 1 s"
+        in (texts[first["array"]])
+    )
     assert "not written yet" in texts[first["stub"]]
     assert all("NameError" in texts[g] for g, fate in fates.items() if fate == "delete")
     assert "calls course_lib's" in texts[first["cheat"]]
+
+
+def test_autograde_prints_no_warnings(course, capfd):
+    """No SQLAlchemy warnings from nbgrader's gradebook, no "Kernel is running over TCP
+    without encryption" from the kernels (they get CurveZMQ keys)."""
+    import warnings
+
+    capfd.readouterr()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        demo.autograde(course, A, "reference")
+    out, err = capfd.readouterr()
+    assert "without encryption" not in out + err
+    assert "SAWarning" not in out + err
+    assert not [w for w in caught if "sqlalchemy" in type(w.message).__module__], caught
 
 
 def test_grades_export_to_csv(course, scores):

@@ -69,17 +69,17 @@ MUTANTS = {
     ),
     "per example": (
         lambda A, W, g, b, eps=1e-5: sig(_bn(A @ W, g, b, eps, axis=1)),
-        ["axis=0"],
+        ["wrong axis", "across the examples of the batch"],
     ),
     "unbiased variance": (
         lambda A, W, g, b, eps=1e-5: sig(_bn(A @ W, g, b, eps, ddof=1)),
-        ["biased", "ddof"],
+        ["unbiased variance", "dividing by m"],
     ),
     "eps outside the root": (
         lambda A, W, g, b, eps=1e-5: sig(
             g * (A @ W - (A @ W).mean(0)) / ((A @ W).std(0) + eps) + b
         ),
-        ["inside the square root"],
+        ["outside the square root"],
     ),
     "divided by the variance": (
         lambda A, W, g, b, eps=1e-5: sig(
@@ -89,18 +89,21 @@ MUTANTS = {
     ),
     "not centred": (
         lambda A, W, g, b, eps=1e-5: sig(g * (A @ W) / np.sqrt((A @ W).var(0) + eps) + b),
-        ["subtract the batch mean"],
+        ["batch mean was not subtracted"],
     ),
     "W transposed (only fits a square W)": (
         lambda A, W, g, b, eps=1e-5: sig(_bn(A @ W.T, g, b, eps)),
-        ["not transposed"],
+        ["W was transposed", "(m, n_prev)"],
     ),
     "normalizes a instead of z": (
         lambda A, W, g, b, eps=1e-5: sig(_bn(A, g, b, eps) @ W),
         ["strictly it is z"],
     ),
-    "tanh": (lambda A, W, g, b, eps=1e-5: np.tanh(_bn(A @ W, g, b, eps)), ["not tanh"]),
-    "relu": (lambda A, W, g, b, eps=1e-5: np.maximum(_bn(A @ W, g, b, eps), 0), ["not relu"]),
+    "tanh": (lambda A, W, g, b, eps=1e-5: np.tanh(_bn(A @ W, g, b, eps)), ["used tanh", "sigmoid"]),
+    "relu": (
+        lambda A, W, g, b, eps=1e-5: np.maximum(_bn(A @ W, g, b, eps), 0),
+        ["used relu", "sigmoid"],
+    ),
     "fixed eps": (lambda A, W, g, b, eps=1e-5: sig(_bn(A @ W, g, b, 1e-5)), ["eps argument"]),
 }
 
@@ -109,6 +112,16 @@ MUTANTS = {
 def test_each_typical_mistake_is_rejected_with_its_hint(name):
     fn, words = MUTANTS[name]
     _assert_rejected(_check(fn), *words)
+
+
+def test_w_at_a_prev_gets_the_shapes_not_numpys_message():
+    def backwards(A, W, g, b, eps=1e-5):
+        return sig(_bn(W @ A, g, b, eps))
+
+    result = _check(backwards)
+    assert not result and "gufunc" not in result.hint, result.hint
+    assert "A_prev is (m, n_prev) and W is (n_prev, n)" in result.hint
+    assert "(m, n_prev) @ (n_prev, n)" in result.more_hint
 
 
 def test_a_bias_added_before_bn_is_harmless_and_accepted():

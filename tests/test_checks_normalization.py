@@ -122,7 +122,7 @@ def fit_mutates(X):
     ("fn", "words"),
     [
         (fit_ddof1, ["ddof=1"]),
-        (fit_variance, ["variance σ²", "square root"]),
+        (fit_variance, ["variance σ²", "square root of the variance"]),
         (fit_uncentred, ["without centring"]),
         (fit_wrong_axis, ["wrong axis", "axis=0"]),
         (fit_wrong_axis_transposed, ["wrong axis", "axis=0"]),
@@ -150,6 +150,18 @@ def norm_sigma_squared(X, mu, sigma):
 
 def norm_own_statistics(X, mu, sigma):
     return (X - X.mean(0)) / X.std(0)
+
+
+def norm_own_mean(X, mu, sigma):
+    return (X - X.mean(0)) / sigma
+
+
+def norm_precedence(X, mu, sigma):
+    return X - mu / sigma
+
+
+def norm_sqrt_sigma(X, mu, sigma):
+    return (X - mu) / np.sqrt(sigma)
 
 
 def norm_no_centring(X, mu, sigma):
@@ -186,13 +198,16 @@ def norm_mutates_sigma(X, mu, sigma):
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (norm_sigma_squared, ["σ²", "notes' error", "1/σ_j²"]),
-        (norm_own_statistics, ["own mean", "training set's μ and σ"]),
-        (norm_no_centring, ["forgot to centre"]),
-        (norm_no_scaling, ["forgot to scale"]),
-        (norm_wrong_order, ["order of operations"]),
-        (norm_multiplies, ["multiplied by sigma"]),
-        (norm_args_swapped, ["wrong way round"]),
+        (norm_sigma_squared, ["σ²", "notes' slip", "1/σ_j²"]),
+        (norm_own_statistics, ["their own statistics", "training set's transformation"]),
+        (norm_own_mean, ["their own statistics", "(the mean, here)"]),
+        (norm_precedence, ["operator precedence", "only μ was divided by σ"]),
+        (norm_sqrt_sigma, ["square root of sigma", "already is the standard deviation"]),
+        (norm_no_centring, ["mean was not subtracted"]),
+        (norm_no_scaling, ["centred but not scaled"]),
+        (norm_wrong_order, ["wrong order", "Centre first, then scale"]),
+        (norm_multiplies, ["multiplied by σ instead of dividing"]),
+        (norm_args_swapped, ["each other's role"]),
         (norm_mutates, ["modified its input X"]),
         (norm_mutates_sigma, ["modified its input sigma"]),
     ],

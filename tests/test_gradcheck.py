@@ -153,3 +153,58 @@ def test_relative_error_edge_cases():
     assert relative_error(np.empty(0), np.empty(0)) == 0.0
     with pytest.raises(ValueError, match="same shape"):
         relative_error(np.ones(3), np.ones(4))
+
+
+# ------------------------------------------------------------------ one yardstick
+def test_the_yardstick_reads_relative_errors_in_three_bands():
+    from course_lib import gradcheck
+
+    assert gradcheck.CORRECT_BELOW == 1e-7 and gradcheck.BUG_ABOVE == 1e-4
+    assert [gradcheck.verdict(e) for e in (3e-12, 9.9e-8, 1e-7, 2e-6, 1e-4, 0.3)] == [
+        "correct",
+        "correct",
+        "look closer",
+        "look closer",
+        "look closer",
+        "a bug",
+    ]
+    assert gradcheck.verdict(float("nan")) == "not a number"
+    assert gradcheck.describe_error(4e-12) == "below 1e-07: correct"
+    assert gradcheck.describe_error(0.3172) == "3.2e-01: a bug"
+    assert gradcheck.describe_error(5.04e-6) == "5.0e-06: look closer"
+
+
+def test_report_prints_the_verdicts(capsys):
+    from course_lib import gradcheck
+
+    gradcheck.report({"dz": 1e-11, "dgamma": 0.25})
+    assert capsys.readouterr().out == (
+        "  dz      relative error below 1e-07: correct\n  dgamma  relative error 2.5e-01: a bug\n"
+    )
+
+
+def test_correct_backward_is_correct_and_a_missing_eps_says_look_closer():
+    """The thresholds hold on batches where round-off is largest (nearly constant units,
+    a large eps), and the smallest real mistake (eps forgotten in the backward) lands
+    between them."""
+    from course_lib import gradcheck
+
+    worst, eps_missing = 0.0, []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        m, n = int(rng.integers(2, 30)), int(rng.integers(1, 5))
+        z = rng.normal(rng.uniform(-3, 3, n), 10 ** rng.uniform(-2.5, 1, n), size=(m, n))
+        gamma, beta = rng.uniform(0.5, 2, n), rng.normal(size=n)
+        eps = 10 ** rng.uniform(-5, -1)
+        dout = rng.normal(size=(m, n))
+        out, cache = batchnorm_forward(z, gamma, beta, eps)
+        num = numerical_gradients(
+            lambda z_, g_, b_, e=eps: batchnorm_forward(z_, g_, b_, e)[0], (z, gamma, beta), dout
+        )
+        dz, dg, db = batchnorm_backward(dout, cache)
+        worst = max(worst, *(relative_error(a, b) for a, b in zip((dz, dg, db), num, strict=True)))
+        if z.std(0).min() > 0.5 and eps < 1e-4:  # unit-scale data, a small eps
+            no_eps = gamma / z.std(0) * (dout - db / m - cache.x_hat * dg / m)
+            eps_missing.append(relative_error(no_eps, num[0]))
+    assert gradcheck.verdict(worst) == "correct", worst
+    assert eps_missing and all(gradcheck.verdict(e) == "look closer" for e in eps_missing)

@@ -308,6 +308,19 @@ def test_a_learners_edits_survive_a_new_release(mini, tmp_path):
     assert "return X" not in notebook.read_text()
 
 
+def test_make_student_lists_a_kept_notebook_as_kept_not_as_released(monkeypatch, capsys):
+    kept = ["02_cost_contours/02_cost_contours.ipynb"]
+    lessons = ["01_input_normalization", "02_cost_contours"]
+    monkeypatch.setattr(release, "build_release", lambda *a, **k: (lessons, kept))
+    assert release.main([]) == 0
+    said = capsys.readouterr().out
+    released, _, kept_part = said.partition("kept 1 lesson(s) you have edited")
+    assert "released 1 lesson(s)" in released
+    assert "01_input_normalization/01_input_normalization.ipynb" in released
+    assert "02_cost_contours" not in released
+    assert "02_cost_contours/02_cost_contours.ipynb" in kept_part
+
+
 def test_exercise_slice_keeps_only_what_the_exercises_need():
     sliced = release.exercise_slice(_fixture_notebook())
     code = [c.source for c in sliced.cells if c.cell_type == "code"]

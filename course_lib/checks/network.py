@@ -14,10 +14,22 @@ import numpy as np
 
 from ..network import bn_layer_forward as _reference
 from ..network import sigmoid as _sigmoid
-from ._core import DEFAULT_TIMEOUT, Case, CheckResult, Mistake, check_against_reference
+from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
 
 NAME = "bn_layer_forward"
 _ARGS = ("A_prev", "W", "gamma", "beta", "eps")
+ADVICE = Advice(
+    shapes="A_prev is (m, n_prev), one row per example; W is (n_prev, n); z and A are (m, n); "
+    "gamma, beta, μ and σ² are (n,), one per unit",
+    matmul=(
+        "A_prev is (m, n_prev) and W is (n_prev, n). Which order of the two fits, and "
+        "gives one row of n units per example, (m, n)?"
+    ),
+    matmul_more=(
+        "z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n). W @ A_prev would need n = m "
+        "(rows are examples, so the examples come first)"
+    ),
+)
 
 
 def _e(eps: float | None) -> float:
@@ -78,50 +90,86 @@ def _mistakes() -> list[Mistake]:
             raise ValueError("only for calls with an explicit eps")
         return _sigmoid(_bn(A @ W, g, b, 1e-5))
 
+    layer = (
+        "A = sigmoid(z̃), z̃ = γ·ẑ + β, ẑ = (z − μ)/√(σ² + ε), z = A_prev @ W, with μ and "
+        "σ² = (1/m) Σ (z − μ)² per unit (axis=0) and sigmoid(t) = 1/(1 + e^(−t))"
+    )
     return [
         Mistake(
-            "the activation is missing: return sigmoid(z̃), not z̃ = γ·ẑ + β itself",
+            "the activation is missing: the layer's output is the sigmoid of the "
+            "normalized, scaled and shifted value",
             no_activation,
+            layer,
         ),
         Mistake(
-            "Batch Norm comes BEFORE the activation (the notes, the paper): "
-            "A = sigmoid(BN(A_prev @ W)), not BN(sigmoid(A_prev @ W))",
+            "Batch Norm comes before the activation (the notes, the paper): normalize the "
+            "pre-activation z, then apply the sigmoid",
             bn_after_activation,
+            f"A = sigmoid(BN(A_prev @ W)), not BN(sigmoid(A_prev @ W)): {layer}",
         ),
         Mistake(
-            "γ and β are missing: after normalizing, scale and shift, z̃ = γ·ẑ + β",
+            "γ and β are missing: after normalizing, scale by γ and shift by β, so that the "
+            "layer can still give each unit any mean and spread",
             no_scale_shift,
+            layer,
         ),
-        Mistake("γ and β are swapped: z̃ = γ·ẑ + β (γ scales, β shifts)", swapped),
+        Mistake("γ and β are swapped: γ scales, β shifts", swapped, layer),
         Mistake(
-            "the statistics are per unit over the examples (axis=0, down the rows), "
-            "not per example over the units (axis=1)",
+            "statistics over the wrong axis: you normalized each example across its units. "
+            "Batch Norm normalizes each unit across the examples of the batch",
             per_example,
+            "axis=0, down the rows: one μ and one σ² per unit, shape (n,)",
         ),
         Mistake(
-            "training-mode BN uses the batch's own (biased, 1/m) variance: "
-            "z.var(axis=0), not ddof=1",
+            "you used the unbiased variance (dividing by m − 1): in training mode Batch Norm "
+            "normalizes with the batch's own variance, dividing by m",
             unbiased,
+            "σ² = (1/m) Σ_i (z_i − μ)², np.var's default (ddof=0)",
         ),
-        Mistake("ε goes inside the square root: divide by √(σ² + ε), not σ + ε", eps_outside),
         Mistake(
-            "divide by the standard deviation √(σ² + ε), not by the variance σ² + ε",
+            "ε is outside the square root: add it to the variance, then take the root",
+            eps_outside,
+            f"divide by √(σ² + ε), not by σ + ε: {layer}",
+        ),
+        Mistake(
+            "you divided by the variance: the denominator is the standard deviation, a square root",
             by_variance,
+            layer,
         ),
-        Mistake("subtract the batch mean μ before dividing (z − μ)", not_centred),
         Mistake(
-            "the product is A_prev @ W, shapes (m, n_prev) @ (n_prev, n): W is not transposed "
-            "in the rows-as-examples layout",
+            "the batch mean was not subtracted: normalizing first centres each unit",
+            not_centred,
+            layer,
+        ),
+        Mistake(
+            "W was transposed: with rows as examples, A_prev is (m, n_prev) and W is "
+            "(n_prev, n), so their product needs no transpose",
             transposed,
+            "z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n)",
         ),
         Mistake(
-            "normalize z = A_prev @ W (the input of the activation), not A_prev: "
-            "as the notes say, strictly it is z that is normalized, not a",
+            "you normalized the layer's input A_prev: Batch Norm normalizes z, the input of "
+            "the activation (as the notes say, strictly it is z that is normalized, not a)",
             normalizes_inputs,
+            f"compute z = A_prev @ W first, then normalize z: {layer}",
         ),
-        Mistake("the activation of this layer is the sigmoid, not tanh", tanh),
-        Mistake("the activation of this layer is the sigmoid, not ReLU", relu),
-        Mistake("use the eps argument, not a fixed 1e-5", eps_ignored),
+        Mistake(
+            "you used tanh as the activation: this layer's activation is the sigmoid (their "
+            "ranges differ: (0, 1) and (−1, 1))",
+            tanh,
+            "sigmoid(t) = 1/(1 + e^(−t))",
+        ),
+        Mistake(
+            "you used ReLU as the activation: this layer's activation is the sigmoid, which "
+            "squashes z̃ into (0, 1)",
+            relu,
+            "sigmoid(t) = 1/(1 + e^(−t))",
+        ),
+        Mistake(
+            "the eps argument was ignored: the function must use the ε it is given",
+            eps_ignored,
+            "use eps, not a fixed 1e-5, inside √(σ² + ε)",
+        ),
     ]
 
 
@@ -163,6 +211,7 @@ def check_bn_layer_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) ->
         output_names=("A",),
         arg_names=_ARGS,
         timeout=timeout,
+        advice=ADVICE,
         # The exercise is to write the layer: calling the course_lib BN forward is refused.
         forbid=("batchnorm_forward",),
     )

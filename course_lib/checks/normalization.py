@@ -15,7 +15,22 @@ import warnings
 import numpy as np
 
 from ..normalization import ConstantFeatureWarning, fit_normalizer, normalize
-from ._core import DEFAULT_TIMEOUT, Case, CheckResult, Mistake, check_against_reference
+from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
+
+_SHAPES = "X is (m, n), one row per example; mu and sigma are (n,), one value per feature"
+ADVICE_FIT = Advice(shapes=_SHAPES)
+ADVICE_NORMALIZE = Advice(
+    shapes=_SHAPES,
+    broadcast=(
+        "X is (m, n) and mu, sigma are (n,): numpy lines them up with the last axis of X, "
+        "one value per feature (column). An array of shape (m,), one value per example, "
+        "does not fit: a mean or standard deviation over the wrong axis?"
+    ),
+    broadcast_more=(
+        "use the mu and sigma passed in, as they are: (m, n) − (n,) subtracts μ_j from "
+        "column j of every row"
+    ),
+)
 
 __all__ = ["check_fit_normalizer", "check_normalize"]
 
@@ -48,45 +63,61 @@ def _fit_mistakes() -> list[Mistake]:
     def with_constant_rule(mu, sigma):
         return mu, np.where(sigma == 0, 1.0, sigma)
 
+    formula = "σ_j = √((1/m) Σ_i (x_ij − μ_j)²), one per feature; np.std computes it"
     return [
         Mistake(
-            "sigma uses ddof=1 (divides by m - 1): the course, like the notes, divides by m "
-            "(np.std's default ddof=0)",
+            "σ was computed with ddof=1, dividing by m − 1 (the estimate of a population's "
+            "spread). The course, like the notes, divides by m: the spread of these m "
+            "examples themselves",
             lambda X: with_constant_rule(X.mean(0), X.std(0, ddof=1)),
+            "np.std divides by m by default (ddof=0): leave ddof out",
         ),
         Mistake(
-            "you returned the variance σ² instead of the standard deviation σ: take the "
-            "square root (normalizing then divides by σ, not by σ² as the notes wrongly say)",
+            "you returned the variance σ² instead of the standard deviation σ: σ is the "
+            "square root of the variance (normalizing divides by σ, not by σ² as the "
+            "notes wrongly say)",
             lambda X: with_constant_rule(X.mean(0), X.var(0)),
+            f"{formula}; np.var gives σ², without the root",
         ),
         Mistake(
-            "sigma was computed without centring first: σ = sqrt(mean(X²)) is the spread "
-            "around 0, not around μ; use sqrt(mean((X - μ)²)) (or X.std(axis=0))",
+            "σ was computed without centring: the spread must be measured around the mean "
+            "μ of each feature, not around 0",
             lambda X: with_constant_rule(X.mean(0), np.sqrt((X**2).mean(0))),
+            f"{formula}: subtract μ_j before squaring (√(mean of x²) is the spread around 0)",
         ),
         Mistake(
-            "statistics over the wrong axis: rows are examples, so average over them "
-            "with axis=0 (one μ and one σ per feature, i.e. per column)",
+            "statistics over the wrong axis: you averaged across the features of each "
+            "example. Rows are examples, so average down each column: one μ and one σ per "
+            "feature",
             lambda X: with_constant_rule(X.mean(1), X.std(1)),
+            "axis=0 runs over the rows (the examples): the result has shape (n,), one value "
+            "per column",
         ),
         Mistake(
-            "μ and σ are swapped: return (mu, sigma) in this order",
+            "μ and σ are swapped: return the mean first, then the standard deviation",
             lambda X: with_constant_rule(X.mean(0), X.std(0))[::-1],
+            "the function returns the pair (mu, sigma), in this order",
         ),
         Mistake(
-            "a constant feature kept σ = 0: normalizing would divide by zero; give it "
-            "σ = 1 (e.g. np.where(sigma == 0, 1.0, sigma)), as scikit-learn does",
+            "a constant feature kept σ = 0, so normalizing would divide by zero. Give such "
+            "a feature σ = 1 instead (it is then only centred), as scikit-learn does",
             lambda X: (X.mean(0), X.std(0)),
+            "after computing sigma, replace its zeros by 1: np.where(sigma == 0, 1.0, sigma)",
         ),
         Mistake(
-            "σ is the range max - min (min-max scaling), not the standard deviation",
+            "σ here is the range (max − min): that is min-max scaling. Standardization "
+            "divides by the standard deviation",
             lambda X: with_constant_rule(X.mean(0), X.max(0) - X.min(0)),
+            formula,
         ),
         Mistake(
-            "one μ and σ for the whole matrix: compute them per feature with axis=0",
+            "one μ and one σ for the whole matrix: each feature needs its own μ and σ, "
+            "computed over the examples",
             lambda X: with_constant_rule(
-                np.full(X.shape[1], X.mean()), np.full(X.shape[1], X.std())
+                np.full(X.shape[1], X.mean()),
+                np.full(X.shape[1], X.std()),
             ),
+            "pass axis=0 to the mean and the standard deviation: one value per column, shape (n,)",
         ),
     ]
 
@@ -116,6 +147,7 @@ def check_fit_normalizer(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult
         output_names=("mu", "sigma"),
         arg_names=("X",),
         timeout=timeout,
+        advice=ADVICE_FIT,
     )
 
 
@@ -125,37 +157,71 @@ def _normalize_mistakes() -> list[Mistake]:
         mu, sd = X.mean(0), X.std(0)
         return (X - mu) / np.where(sd == 0, 1.0, sd)
 
+    formula = "X_norm = (X − μ) / σ, with the mu and sigma passed in"
+    given = (
+        "the data were normalized with their own statistics, not with the mu and sigma "
+        "passed in. A test set must go through the training set's transformation: its μ "
+        "and its σ"
+    )
+    given_more = "use the arguments mu and sigma as they are; compute nothing from X itself"
     return [
         Mistake(
-            "divided by σ² (the notes' error): dividing by the variance leaves feature j "
-            "with variance 1/σ_j²; divide by σ",
+            "you divided by σ² (the notes' slip): dividing by the variance leaves feature j "
+            "with variance 1/σ_j², not 1. Divide by the standard deviation σ",
             lambda X, mu, sigma: (X - mu) / sigma**2,
+            f"{formula} (sigma, not its square)",
+        ),
+        Mistake(given, lambda X, mu, sigma: own(X), given_more),
+        Mistake(
+            f"{given} (the mean, here)",
+            lambda X, mu, sigma: (X - X.mean(0)) / sigma,
+            given_more,
         ),
         Mistake(
-            "the data were normalized with their own mean and standard deviation, not "
-            "with the mu and sigma passed in: a test set must be normalized with the "
-            "training set's μ and σ",
-            lambda X, mu, sigma: own(X),
+            f"{given} (the standard deviation, here)",
+            lambda X, mu, sigma: (X - mu) / np.where(X.std(0) == 0, 1.0, X.std(0)),
+            given_more,
         ),
         Mistake(
-            "forgot to centre: subtract mu before dividing, (X - mu) / sigma",
+            "operator precedence: division binds tighter than subtraction, so only μ was "
+            "divided by σ. The whole difference X − μ must be divided",
+            lambda X, mu, sigma: X - mu / sigma,
+            "put brackets around the difference: (X − μ) / σ; without them Python reads "
+            "X − (μ / σ)",
+        ),
+        Mistake(
+            "the mean was not subtracted: normalizing first centres each feature, then scales it",
             lambda X, mu, sigma: X / sigma,
+            formula,
         ),
         Mistake(
-            "forgot to scale: after X - mu, divide by sigma",
+            "the features were centred but not scaled: after subtracting the mean, divide "
+            "by the standard deviation",
             lambda X, mu, sigma: X - mu,
+            formula,
         ),
         Mistake(
-            "order of operations: X / sigma - mu is not (X - mu) / sigma; subtract first",
+            "the steps are in the wrong order: you scaled first and then subtracted μ, which "
+            "shifts by the wrong amount. Centre first, then scale",
             lambda X, mu, sigma: X / sigma - mu,
+            f"X / σ − μ is not (X − μ) / σ: {formula}",
         ),
         Mistake(
-            "multiplied by sigma instead of dividing: (X - mu) / sigma",
+            "you took the square root of sigma: sigma already is the standard deviation "
+            "(fit_normalizer returns σ, not σ²). Divide by it as it is",
+            lambda X, mu, sigma: (X - mu) / np.sqrt(sigma),
+            f"{formula}, no square root",
+        ),
+        Mistake(
+            "you multiplied by σ instead of dividing: scaling to unit variance divides by "
+            "the spread",
             lambda X, mu, sigma: (X - mu) * sigma,
+            formula,
         ),
         Mistake(
-            "mu and sigma are used the wrong way round: subtract mu, divide by sigma",
+            "mu and sigma play each other's role: μ is what you subtract, σ what you divide by",
             lambda X, mu, sigma: (X - sigma) / mu,
+            formula,
         ),
     ]
 
@@ -207,4 +273,5 @@ def check_normalize(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
         output_names=("X_norm",),
         arg_names=("X", "mu", "sigma"),
         timeout=timeout,
+        advice=ADVICE_NORMALIZE,
     )
