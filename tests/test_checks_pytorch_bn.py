@@ -318,8 +318,8 @@ def test_the_reference_passes():
 
 
 SCRIPT_MISTAKES = {
-    "Keras's momentum": ({"momentum": 0.9}, "weight of the NEW batch"),
-    "batch of one left in": ({"skip": None}, "a batch of ONE row"),
+    "Keras's momentum": ({"momentum": 0.9}, "weight of the new batch"),
+    "batch of one left in": ({"skip": None}, "a batch of one single row"),
     "only a batch of one skipped": ({"skip": "one"}, "incomplete mini-batch"),
     "frozen BN still in training mode": ({"freeze_bn": False}, "the frozen body is not frozen"),
     "momentum 0 instead of eval": (
@@ -364,10 +364,21 @@ def test_a_tensor_that_needs_gradients_gets_a_hint():
     def returns_tensor(X_train, y_train, X_new, y_new, X_test, seed=0):
         import torch
 
-        return torch.zeros(len(X_test), 3, dtype=torch.float64, requires_grad=True)
+        return torch.full((len(X_test), 3), 1 / 3, dtype=torch.float64, requires_grad=True)
 
     result = check_script(returns_tensor)
-    assert not result and "tensor.numpy()" in result.hint, str(result)
+    assert not result and "tensor.detach().numpy()" in result.hint, str(result)
+
+
+@needs_torch
+def test_a_plain_tensor_of_the_right_numbers_is_accepted():
+    def returns_tensor(X_train, y_train, X_new, y_new, X_test, seed=0):
+        import torch
+
+        return torch.tensor(make_script()(X_train, y_train, X_new, y_new, X_test, seed))
+
+    result = check_script(returns_tensor)
+    assert result, str(result)
 
 
 def test_without_pytorch_the_checker_says_how_to_install_it(monkeypatch):

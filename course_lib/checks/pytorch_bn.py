@@ -47,7 +47,7 @@ _ONE_ROW = "Expected more than 1 value per channel when training"
 _BUG_HINTS = {
     "keras_momentum": (
         "the running averages are not the notes' β = 0.9: PyTorch's `momentum` is the weight "
-        "of the NEW batch, the opposite of Keras's momentum and of the notes' β",
+        "of the new batch, the opposite of Keras's momentum and of the notes' β",
         "β = 0.9 is the weight of the old value, so PyTorch needs momentum = 1 − β = 0.1 "
         "in every BatchNorm1d (momentum=0.9 keeps 90 % of the newest batch)",
     ),
@@ -61,7 +61,7 @@ _BUG_HINTS = {
         "the frozen body is not frozen: requires_grad=False stops its weights, γ and β, but "
         "its BatchNorm still runs in training mode, normalizes with batch statistics and "
         "updates its running statistics with the new data",
-        "put the body in inference mode for the fine-tuning (body.eval()) AFTER each "
+        "put the body in inference mode for the fine-tuning (body.eval()) after each "
         "model.train(), which switches every layer back to training mode",
     ),
     "train_mode_predictions": (
@@ -211,9 +211,9 @@ def _compare_script(fn, timeout: float) -> CheckResult:
                 name,
                 k - 1,
                 case.label,
-                "a batch of ONE row reached a BatchNorm layer in training mode, which PyTorch "
-                "refuses (the variance of one value is 0, so every output would be β): find "
-                "where the script can make a batch of one row",
+                "a batch of one single row reached a BatchNorm layer in training mode, which "
+                "PyTorch refuses (the variance of one value is 0, so every output would be β): "
+                "find where the script can make a batch of one row",
                 f"(PyTorch: {re.sub(r' [(]line [0-9]+[)]$', '', outcome.error)[:160]})",
                 more=_BUG_HINTS["last_batch"][1],
             )
@@ -226,8 +226,8 @@ def _compare_script(fn, timeout: float) -> CheckResult:
         expected = _ref.train_and_predict(*case.args, **case.kwargs)
         got, why = to_array(outcome.value, expected.shape, "the result", np.float64)
         if why:
-            if hasattr(outcome.value, "shape") and "Tensor" in describe_value(outcome.value):
-                why += " (return a numpy array: tensor.numpy())"
+            if "Tensor" in why:
+                why += ": return a numpy array, tensor.detach().numpy()"
             return failed(name, k - 1, case.label, why, *printed_details(outcome))
         if np.allclose(got, expected, rtol=1e-6, atol=1e-8):
             continue
@@ -326,7 +326,7 @@ def _convert_mistakes() -> list[Mistake]:
         w = beta**t
         return w + (rv - w) * f
 
-    def momentum_power(rv, beta, m, t, s, g):  # weight of the NEW value raised to t
+    def momentum_power(rv, beta, m, t, s, g):  # weight of the new value raised to t
         w = (1.0 - beta) ** t
         return w + (rv - w) * _factor(m, s, g)
 
@@ -340,15 +340,15 @@ def _convert_mistakes() -> list[Mistake]:
 
     return [
         Mistake(
-            "the momentum is not translated: PyTorch's momentum is the weight of the NEW "
-            "value, the paper's β and Keras's momentum the weight of the OLD one",
+            "the momentum is not translated: PyTorch's momentum is the weight of the new "
+            "value, while the paper's β and Keras's momentum are the weight of the old one",
             with_var(right_var, same_momentum),
             more="PyTorch momentum = 1 − β; the paper's β and Keras's momentum are the same "
             "number; so only a conversion to or from PyTorch changes it, to 1 − momentum",
         ),
         Mistake(
             "the momentum is changed between two conventions that agree: the paper's β and "
-            "Keras's momentum are both the weight of the OLD value",
+            "Keras's momentum are both the weight of the old value",
             with_var(right_var, flipped_whenever_different),
             more="1 − momentum only when exactly one side is PyTorch; paper ↔ Keras keeps "
             "the number",
@@ -362,15 +362,15 @@ def _convert_mistakes() -> list[Mistake]:
             "variances); rescale only the second part: v_new = β^t + (v − β^t) · factor",
         ),
         Mistake(
-            "the variance is not converted: Keras stores the average of the BIASED batch "
-            "variances (1/m), the paper and PyTorch the UNBIASED ones (1/(m − 1))",
+            "the variance is not converted: Keras stores the average of the biased batch "
+            "variances (1/m), while the paper and PyTorch store unbiased ones (1/(m − 1))",
             with_var(not_scaled),
             more="from Keras to the others the batch-variance part grows by m/(m − 1); from "
             "the others to Keras it shrinks by (m − 1)/m",
         ),
         Mistake(
-            "the variance is scaled the wrong way: the unbiased variance is the LARGER one, "
-            "m/(m − 1) times the biased",
+            "the variance is scaled the wrong way: the unbiased variance is the larger one, "
+            "so going to it the batch-variance part grows",
             with_var(inverted),
             more="biased → unbiased: multiply by m/(m − 1); unbiased → biased: by (m − 1)/m "
             "(applied to the batch-variance part, not to the start value)",
@@ -379,10 +379,12 @@ def _convert_mistakes() -> list[Mistake]:
             "the variance is rescaled between the paper and PyTorch, which both store the "
             "unbiased variance: only a conversion to or from Keras changes it",
             with_var(scaled_when_both_unbiased),
+            more="paper ↔ PyTorch: the variance stays exactly as it is (both average "
+            "m/(m − 1)·σ²_B); only Keras ↔ the others rescales the batch-variance part",
         ),
         Mistake(
             "the start value's weight is wrong: after t updates the start value keeps the "
-            "weight of the OLD value raised to the power t, not the new value's",
+            "weight of the old value raised to the power t, not the new value's",
             with_var(momentum_power),
             more="with β the weight of the old value (PyTorch: β = 1 − momentum), the start "
             "value's weight is β^t",
@@ -391,15 +393,20 @@ def _convert_mistakes() -> list[Mistake]:
             "the factor is for a standard deviation: the running variance is a variance "
             "(σ²), so the factor m/(m − 1) applies without a square root",
             with_var(sqrt_factor),
+            more="√(m/(m − 1)) would convert a standard deviation; for the variance use "
+            "m/(m − 1) (or (m − 1)/m) itself",
         ),
         Mistake(
             "the running mean changes: every convention stores the same average of the "
             "batch means, only the variance differs",
             with_var(right_var, scale_mean=True),
+            more="return the running mean as it is (a copy); m/(m − 1) belongs to variances only",
         ),
         Mistake(
-            "the outputs are swapped: return (running_mean, running_var, momentum) in that order",
+            "the outputs are swapped: the running mean comes first, then the variance, then "
+            "the momentum",
             swapped,
+            more="return (running_mean, running_var, momentum) in that order",
         ),
     ]
 
