@@ -14,7 +14,7 @@ import importlib.util
 from dataclasses import dataclass
 
 # Optional packages a lesson may require: import name -> (what it is, how to install it).
-OPTIONAL = {"torch": ("PyTorch", "`make torch` installs its CPU build (README, Set-up)")}
+OPTIONAL = {"torch": ("PyTorch", "`make torch` installs its CPU build (see the README)")}
 
 
 @dataclass(frozen=True)
