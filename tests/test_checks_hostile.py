@@ -102,7 +102,7 @@ def run_checker(checker_name: str, *fns: Callable, timeout: float | None = SAFE)
     kwargs = {}
     if timeout is not None and "timeout" in inspect.signature(checker).parameters:
         kwargs["timeout"] = timeout
-    if checker_name in NEEDS_TORCH:  # PyTorch's first import takes seconds: not the checker's time
+    if checker_name in NEEDS_TORCH and not _NO_TORCH:  # PyTorch's first import: not timed
         from course_lib.checks import pytorch_bn
 
         assert pytorch_bn._ready() is None
