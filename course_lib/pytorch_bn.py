@@ -72,9 +72,11 @@ def lesson_network(seed: int = 0, momentum: float | None = 0.1):
 
 
 def batchnorm_layers(net) -> list:
-    """The ``nn.BatchNorm1d`` / ``BatchNorm2d`` layers of a network, in order."""
-    torch = _torch()
-    return [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    """The Batch Norm layers (``nn.BatchNorm1d``, ``2d``, ``3d``, ``SyncBatchNorm``) of a
+    network, in order."""
+    nn = _torch().nn
+    kinds = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
+    return [m for m in net.modules() if isinstance(m, kinds)]
 
 
 def as_tensors(*arrays: np.ndarray) -> list:
