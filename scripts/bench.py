@@ -160,12 +160,17 @@ def bench_notebooks() -> dict:
         if not path.exists():
             result["lessons"][lesson.number] = {"notebook": path.name, "missing": True}
             continue
+        if lesson.skip_reason():  # an optional package (PyTorch for 07) is not installed
+            skipped = {"notebook": path.name, "skipped": lesson.skip_reason()}
+            result["lessons"][lesson.number] = skipped
+            print(f"  {lesson.skip_reason()}", file=sys.stderr)
+            continue
         seconds = run(nbformat.read(path, as_version=4))
         result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
         print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
     done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
     result["total_s"] = sum(done)
-    result["complete"] = len(done) == len(LESSONS)
+    result["complete"] = len(done) == len([x for x in LESSONS if not x.skip_reason()])
     return result
 
 
@@ -218,6 +223,10 @@ def bench_widgets(rounds: int = 3) -> dict:
     result = {}
     for lesson in LESSONS:
         entry: dict = {"widget": lesson.widget}
+        if lesson.skip_reason():
+            entry["skipped"] = lesson.skip_reason()
+            result[lesson.number] = entry
+            continue
         try:
             start = time.perf_counter()
             root = lesson.make_widget()
@@ -622,7 +631,10 @@ def table(results: dict) -> str:
         nb = results["notebooks"]
         lines += ["", "Notebook execution (fresh kernel, top to bottom)   seconds"]
         for entry in nb["lessons"].values():
-            shown = "missing" if entry.get("missing") else f"{entry['seconds']:.1f}"
+            if "seconds" in entry:
+                shown = f"{entry['seconds']:.1f}"
+            else:
+                shown = "missing" if entry.get("missing") else "skipped"
             lines.append(f"  {entry['notebook']:<46} {shown:>8}")
         total = f"{nb['total_s']:.1f}" + ("" if nb["complete"] else " (incomplete)")
         lines.append(f"  {'series total (target <= 90 s)':<46} {total:>8}")
@@ -639,8 +651,9 @@ def table(results: dict) -> str:
         ]
         for number, entry in results["widgets"].items():
             widget = entry["widget"].removeprefix("course_lib.")
-            if "error" in entry:
-                lines.append(f"  {number:<7}{widget:<46}  {entry['error'][:60]}")
+            if "error" in entry or "skipped" in entry:
+                why = entry.get("error") or entry["skipped"]
+                lines.append(f"  {number:<7}{widget:<46}  {why[:60]}")
                 continue
             lines.append(
                 f"  {number:<7}{widget:<46}{_fmt(entry['median_ms']):>8}"

@@ -180,13 +180,6 @@ def is_exercise(cell: dict) -> bool:
     return is_solution(cell) or is_graded(cell) or is_feedback(cell)
 
 
-def is_written_answer(cell: dict) -> bool:
-    """A written question's answer cell (nbgrader's "manually graded answer"): a markdown
-    cell, solution and graded, holding the model answer; the release replaces it with
-    "YOUR ANSWER HERE" and an instructor grades it by hand."""
-    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
-
-
 def regions(source: str, begin: str, end: str) -> list[str]:
     """The lines strictly between each ``begin`` and ``end`` marker line."""
     found, inside, current = [], False, []
@@ -311,7 +304,8 @@ def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     Exercise cells (solution, feedback, graded) are kept whole. Before them,
     only top-level statements that define a name a later kept statement reads
     are kept (a cell that does not parse is kept whole). The markdown cell
-    just before each exercise cell stays, for the reader.
+    just before each exercise cell stays, for the reader. Written answers are
+    left out: they are graded by hand, not by running the slice.
     """
     cells = nb.cells
     keep: dict[int, str] = {}
@@ -350,7 +344,12 @@ def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             new = copy.deepcopy(cell)
             new.source = keep[i]
             out.cells.append(new)
-        elif cell.cell_type == "markdown" and i + 1 in keep and is_exercise(cells[i + 1]):
+        elif (
+            cell.cell_type == "markdown"
+            and not is_written_answer(cell)
+            and i + 1 in keep
+            and is_exercise(cells[i + 1])
+        ):
             out.cells.append(copy.deepcopy(cell))
     return out
 

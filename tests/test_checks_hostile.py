@@ -31,6 +31,7 @@ import pytest
 from course_lib import checks
 from course_lib.checks import _core, _sandbox
 from course_lib.checks._core import CheckResult, call_safely
+from course_lib.lessons import skip_reason
 
 FAST = 0.3  # seconds per call for the hostile functions that never return
 SAFE = 3.0  # seconds per call for the others: they return at once, even on a busy machine
@@ -53,6 +54,16 @@ def _checkers() -> dict[str, Callable]:
 
 CHECKERS = _checkers()
 
+
+# Checkers whose learner functions need PyTorch: skipped, with lesson 07, without it.
+NEEDS_TORCH = {"check_train_and_predict"}
+_NO_TORCH = skip_reason("07_batch_norm_in_pytorch")
+
+
+def _torch_marks(name: str) -> list:
+    return [pytest.mark.skip(reason=_NO_TORCH)] if name in NEEDS_TORCH and _NO_TORCH else []
+
+
 # Checkers whose functions are not named after the checker: the references, in order.
 REFERENCE_NAMES = {
     "check_batchnorm_backward": ("batchnorm_forward", "batchnorm_backward"),
@@ -65,7 +76,7 @@ REFERENCE_NAMES = {
 def _find_reference(name: str) -> Callable | None:
     """The course_lib function called ``name`` (the reference of check_<name>)."""
     modules = ("normalization", "batchnorm", "descent", "network", "running_stats", "ema", "norms")
-    for module in modules:
+    for module in (*modules, "pytorch_bn"):
         try:
             mod = importlib.import_module(f"course_lib.{module}")
         except ModuleNotFoundError:
@@ -96,6 +107,10 @@ def run_checker(checker_name: str, *fns: Callable, timeout: float | None = SAFE)
     kwargs = {}
     if timeout is not None and "timeout" in inspect.signature(checker).parameters:
         kwargs["timeout"] = timeout
+    if checker_name in NEEDS_TORCH and not _NO_TORCH:  # PyTorch's first import: not timed
+        from course_lib.checks import pytorch_bn
+
+        assert pytorch_bn._ready() is None
     with watchdog(WATCHDOG):
         return checker(*fns, **kwargs)
 
@@ -605,6 +620,10 @@ LESSON_WORDING: dict[tuple[str, str], tuple[str, ...]] = {
     ("check_batchnorm_inference", "mutates its input"): ("modified its input z:",),
     ("check_batchnorm_forward", "returns None"): ("its 2 results (out, cache, in this order)",),
     ("check_batchnorm_backward", "returns None"): ("forget to `return` its",),
+    ("check_train_and_predict", "mutates its input"): ("modified its input X_train:",),
+    ("check_train_and_predict", "returns None"): ("forget to `return` the probabilities",),
+    ("check_convert_bn_state", "mutates its input"): ("modified its input running_mean:",),
+    ("check_convert_bn_state", "first output only"): ("return 3 values",),
 }
 
 # What a checker says when it is given something else than a function.
@@ -629,11 +648,12 @@ NEVER_RETURN = (
 
 # (checker, position of the hostile function, variant) for every checker.
 HOSTILE_CASES = [
-    (name, pos, variant)
+    pytest.param(name, pos, variant, id=f"{name}-{pos}-{variant}", marks=_torch_marks(name))
     for name in CHECKERS
     for pos in range(len(_function_params(CHECKERS[name])))
     for variant in HOSTILE
 ]
+CHECKER_PARAMS = [pytest.param(name, id=name, marks=_torch_marks(name)) for name in CHECKERS]
 
 
 # Every checker, by lesson module.
@@ -641,7 +661,7 @@ EXPECTED_CHECKERS = {
     "normalization": ("check_fit_normalizer", "check_normalize", "check_fold_normalization"),
     "descent": ("check_gradient_descent_step", "check_largest_stable_lr"),
     "batchnorm": ("check_batchnorm_forward", "check_batchnorm_backward"),
-    "network": ("check_bn_layer_forward",),
+    "network": ("check_bn_layer_forward", "check_bn_train_step"),
     "running_stats": ("check_update_running_stats", "check_batchnorm_inference"),
     "norms": (
         "check_layernorm_forward",
@@ -651,6 +671,7 @@ EXPECTED_CHECKERS = {
         "check_groupnorm_forward",
         "check_groupnorm_backward",
     ),
+    "pytorch_bn": ("check_train_and_predict", "check_convert_bn_state"),
 }
 
 
@@ -674,7 +695,7 @@ def test_every_checker_is_exported_by_course_lib_checks():
             assert getattr(checks, name) is getattr(mod, name) is CHECKERS[name], name
 
 
-@pytest.mark.parametrize("name", CHECKERS)
+@pytest.mark.parametrize("name", CHECKER_PARAMS)
 def test_checker_is_reachable_and_accepts_the_reference(name):
     assert getattr(checks, name) is CHECKERS[name]
     result = run_checker(name, *references(name), timeout=None)
@@ -691,7 +712,7 @@ def test_checker_offers_a_timeout(name):
     assert "timeout" in inspect.signature(CHECKERS[name]).parameters
 
 
-@pytest.mark.parametrize("name", CHECKERS)
+@pytest.mark.parametrize("name", CHECKER_PARAMS)
 def test_printing_is_not_a_mistake(name, capfd):
     def noisy(ref):
         def fn(*args, **kwargs):
@@ -708,9 +729,7 @@ def test_printing_is_not_a_mistake(name, capfd):
     assert "debugging output" not in out + err and "below python" not in out + err
 
 
-@pytest.mark.parametrize(
-    ("name", "pos", "variant"), HOSTILE_CASES, ids=[f"{n}-{p}-{v}" for n, p, v in HOSTILE_CASES]
-)
+@pytest.mark.parametrize(("name", "pos", "variant"), HOSTILE_CASES)
 def test_hostile_function_gets_a_falsy_result_with_a_hint(name, pos, variant):
     refs = list(references(name))
     make, words = HOSTILE[variant]

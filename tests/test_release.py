@@ -112,6 +112,21 @@ def test_solutions_become_stubs_under_the_same_signature(released, lesson):
 
 
 @lesson_param
+def test_written_answers_become_the_text_stub(released, lesson):
+    """A written answer's model answer (between the solution markers) is replaced by
+    nbgrader's "YOUR ANSWER HERE"; the question stays in the cell before it."""
+    instructor = {c["id"]: c for c in _load(lesson)["cells"]}
+    for cell in _release_of(released, lesson)["cells"]:
+        if not release.is_written_answer(cell):
+            continue
+        original = _source(instructor[cell["id"]])
+        assert release.regions(original, *_SOLUTION), "a written answer without a model answer"
+        assert _source(cell).strip() == "YOUR ANSWER HERE"
+        meta = release.nbgrader_meta(cell)
+        assert meta["points"] > 0 and not meta["locked"]
+
+
+@lesson_param
 def test_only_exercise_outputs_are_cleared(released, lesson):
     instructor = {c["id"]: c for c in _load(lesson)["cells"]}
     cleared = kept = 0
@@ -209,7 +224,7 @@ def test_markers_are_balanced_and_in_the_right_cells(lesson):
             continue
         if release.is_solution(cell):
             assert release.regions(src, *_SOLUTION), "a solution cell without a solution"
-        if release.is_graded(cell):
+        if release.is_graded(cell) and not release.is_written_answer(cell):
             assert release.regions(src, *_HIDDEN), "a graded cell without hidden tests"
 
 

@@ -20,10 +20,19 @@ from .norms import (
     check_spatial_batchnorm_backward,
     check_spatial_batchnorm_forward,
 )
+from .pytorch_bn import check_convert_bn_state, check_train_and_predict
 from .running_stats import check_batchnorm_inference, check_update_running_stats
 
 # Lesson modules, in course order (tests iterate over them to find every checker).
-_LESSON_MODULES = ("normalization", "descent", "batchnorm", "network", "running_stats", "norms")
+_LESSON_MODULES = (
+    "normalization",
+    "descent",
+    "batchnorm",
+    "network",
+    "running_stats",
+    "norms",
+    "pytorch_bn",
+)
 
 __all__ = [
     "CheckResult",
@@ -45,4 +54,6 @@ __all__ = [
     "check_spatial_batchnorm_backward",
     "check_groupnorm_forward",
     "check_groupnorm_backward",
+    "check_train_and_predict",
+    "check_convert_bn_state",
 ]
