@@ -12,10 +12,17 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench clean
+# PyTorch for lesson 07 (optional), CPU build. The exact "+cpu" version can only be the CPU
+# wheel: pip never falls back to a multi-GB CUDA build. A wheel in the machine's pip
+# configuration (find-links) is used first; else PyTorch's CPU index. macOS: the default
+# wheel (it has no CUDA).
+TORCH_VERSION := 2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+
+.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench classroom grade clean torch
 
 help:
-	@echo "make lab | lab-worked | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
+	@echo "make lab | lab-worked | test | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | html | bench | classroom | grade A=03_... COURSE=dir | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -33,6 +40,16 @@ lab: student
 # instructors, and for learners who want to compare after trying.
 lab-worked: $(STAMP)
 	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=notebooks
+
+# Lesson 07 and the PyTorch oracle tests need it; without it `make test` skips them and says so.
+torch: $(STAMP)
+ifeq ($(shell uname -s),Darwin)
+	$(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)"
+else
+	$(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)+cpu" \
+	  || $(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)+cpu" \
+	       --extra-index-url $(TORCH_CPU_INDEX)
+endif
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
@@ -77,6 +94,20 @@ html: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# A real class JupyterHub on this machine, taken through a lesson cycle and attacked
+# (scripts/classroom.py). Needs root: it makes Unix accounts; it removes everything
+# it made at the end, also after a failure or Ctrl-C. A few minutes.
+classroom: $(STAMP)
+	$(BIN)/python scripts/classroom.py
+
+# Autograde lesson A for every student of the course directory COURSE, in parallel
+# (WORKERS at a time, default: the cores); resumes where an interrupted run stopped.
+A ?=
+COURSE ?= .
+WORKERS ?=
+grade: $(STAMP)
+	$(BIN)/python scripts/grade_class.py $(A) --course-dir $(COURSE) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf build  # release/ holds learners' work: delete it by hand

@@ -219,7 +219,7 @@ def update_running_stats(
 
     running_mean, running_var: (n,) current estimates (start at 0 and 1).
     z: (m, n) this mini-batch's pre-activations, m >= 2.
-    beta: weight of the OLD value, in [0, 1) (the notes' beta; PyTorch's
+    beta: weight of the OLD value, in [0, 1) (this course's beta; PyTorch's
     momentum = 1 - beta, Keras's momentum = beta).
     unbiased: store m/(m-1) times the batch variance (the paper, PyTorch) or the
     biased batch variance (Keras 3).

@@ -1,10 +1,20 @@
 """The lessons of the course, in order: one place for the README, the site,
-the benchmarks and the browser tests to read titles, notebooks and widgets from."""
+the benchmarks and the browser tests to read titles, notebooks and widgets from.
+
+A lesson may need an optional package (lesson 07: PyTorch). Where it is missing, what
+runs the lesson (nbval, the re-run and autograde tests, the browser tests, the
+benchmarks) skips it with ``skip_reason``, one line that says why and how to install
+it; what only reads the stored notebook (the release, slides and site) keeps it.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass
+
+# Optional packages a lesson may require: import name -> (what it is, how to install it).
+OPTIONAL = {"torch": ("PyTorch", "`make torch` installs its CPU build (see the README)")}
 
 
 @dataclass(frozen=True)
@@ -13,6 +23,23 @@ class Lesson:
     title: str
     notebook: str  # file name in notebooks/, without extension
     widget: str  # "module:function" returning the lesson's ipywidgets explorer
+    requires: tuple[str, ...] = ()  # optional packages (import names) it needs
+
+    def missing(self) -> tuple[str, ...]:
+        """The optional packages this lesson needs that cannot be imported here."""
+        return tuple(m for m in self.requires if importlib.util.find_spec(m) is None)
+
+    def skip_reason(self) -> str | None:
+        """None when the lesson can run here; else one line: why not, and the remedy."""
+        missing = self.missing()
+        if not missing:
+            return None
+        names = " and ".join(OPTIONAL.get(m, (m, ""))[0] for m in missing)
+        remedies = "".join(f"; {OPTIONAL[m][1]}" for m in missing if m in OPTIONAL)
+        return (
+            f"lesson {self.number} ({self.title}) skipped: it needs {names}, which is not "
+            f"installed{remedies}"
+        )
 
     def make_widget(self):
         """Build the lesson's live widget (sliders + an Image/HTML that they redraw)."""
@@ -43,4 +70,32 @@ LESSONS = (
     Lesson(
         "05", "Batch Norm at test time", "05_batch_norm_at_test_time", "course_lib.ema:ema_explorer"
     ),
+    Lesson(
+        "06",
+        "Normalization beyond the MLP",
+        "06_normalization_beyond_mlp",
+        "course_lib.norm_plots:normalization_explorer",
+    ),
+    Lesson(
+        "07",
+        "Batch Norm in PyTorch",
+        "07_batch_norm_in_pytorch",
+        "course_lib.pytorch_bn:mode_explorer",
+        requires=("torch",),
+    ),
 )
+
+
+def by_notebook(name: str) -> Lesson | None:
+    """The lesson whose notebook is ``name`` (file name or stem, e.g. "07_batch_norm_in_pytorch"
+    or a path ending in it), or None."""
+    stem = (
+        str(name).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".ipynb").removesuffix(".py")
+    )
+    return next((lesson for lesson in LESSONS if lesson.notebook == stem), None)
+
+
+def skip_reason(name: str) -> str | None:
+    """Why the lesson of notebook ``name`` cannot run here (one line), or None."""
+    lesson = by_notebook(name)
+    return lesson.skip_reason() if lesson else None

@@ -225,6 +225,10 @@ def prepare(nb: nbformat.NotebookNode, title: str) -> nbformat.NotebookNode:
     nb.metadata.pop("widgets", None)
     nb.metadata["title"] = title
     for cell in nb.cells:
+        if cell.cell_type == "markdown":  # a written answer: its model answer, no markers
+            lines = cell.source.splitlines()
+            cell.source = "\n".join(line for line in lines if not _is_marker(line))
+            continue
         if cell.cell_type != "code":
             continue
         cell.source = _strip_source(cell.source)
