@@ -86,6 +86,17 @@ def _(message: str) -> str:
     return catalog(_language).get(message, message)
 
 
+def _f(template: str, /, **values) -> str:
+    """``_(template).format(**values)``, where each text value that is itself a message
+    (a hint, a case label defined once in English) is translated too. In English it is
+    exactly ``template.format(**values)``: the f-string it replaces."""
+    if _language == "en":
+        return template.format(**values)
+    table = catalog(_language)
+    values = {k: table.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
+    return table.get(template, template).format(**values)
+
+
 def fig_(message: str) -> str:
     """``message`` for a figure: translated only when a font can draw the translation."""
     if _figure_language == "en":
@@ -93,10 +104,34 @@ def fig_(message: str) -> str:
     return catalog(_figure_language).get(message, message)
 
 
+def fig_f(template: str, /, **values) -> str:
+    """``fig_(template).format(**values)``, text values translated too (as ``_f``)."""
+    if _figure_language == "en":
+        return template.format(**values)
+    table = catalog(_figure_language)
+    values = {k: table.get(v, v) if isinstance(v, str) else v for k, v in values.items()}
+    return table.get(template, template).format(**values)
+
+
 def cjk_font_available() -> bool:
+    """True when matplotlib can use the CJK font. A font installed after matplotlib
+    built its font cache (e.g. ``apt install fonts-noto-cjk`` on a machine that had
+    run matplotlib before) is not in that cache: look for its files and add them."""
     from matplotlib import font_manager
 
-    return any(f.name == CJK_FONT for f in font_manager.fontManager.ttflist)
+    def known() -> bool:
+        return any(f.name == CJK_FONT for f in font_manager.fontManager.ttflist)
+
+    if known():
+        return True
+    stem = CJK_FONT.replace(" ", "").replace("SC", "")  # NotoSansCJK-Regular.ttc, ...
+    for path in font_manager.findSystemFonts():
+        if Path(path).name.startswith((stem, CJK_FONT.replace(" ", ""))):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # an unreadable font file
+                continue
+    return known()
 
 
 def _configure_figures() -> None:

@@ -2,6 +2,7 @@
 the catalogs (``make zh``).
 
     python scripts/i18n.py update          # refresh every catalog from the English sources
+    python scripts/i18n.py update course_lib   # only course_lib's messages (or lessons: 03)
     python scripts/i18n.py check           # list missing and stale translations (exit 1 if any)
     python scripts/i18n.py build [03 ...]  # write notebooks/zh_CN/NN_name.ipynb and execute them
 
@@ -14,7 +15,7 @@ One source of truth, the English lessons. Their prose goes into gettext catalogs
   HTML block with blank lines inside stays whole). Paragraphs without words (a formula
   alone, a tag) are copied as they are.
 - ``course_lib.po``: what ``course_lib`` says (checker hints, figure text, widget labels,
-  printed messages): the strings wrapped in ``_()`` or ``fig_()`` in its code.
+  printed messages): the strings wrapped in ``_()`` or ``_f()`` or ``fig_()`` in its code.
 
 ``update`` merges the sources into the catalogs as msgmerge does: a new paragraph is
 added untranslated; a changed one keeps the old translation marked *fuzzy* (it needs a
@@ -116,7 +117,7 @@ def code_messages() -> dict[str, Message]:
     found = extract_from_dir(
         str(ROOT / "course_lib"),
         method_map=[("**.py", "python")],
-        keywords={"_": None, "fig_": None},
+        keywords={"_": None, "_f": None, "fig_": None, "fig_f": None},
         comment_tags=("TRANSLATORS:",),
     )
     for filename, lineno, text, _comments, _context in found:
@@ -240,11 +241,16 @@ def build(selected: list[str]) -> int:
     return 0
 
 
-def update() -> int:
-    for path in english_notebooks([]):
-        nb = nbformat.read(path, as_version=4)
-        write_catalog(update_catalog(path.stem, lesson_messages(nb, path.stem)), path.stem)
-    write_catalog(update_catalog("course_lib", code_messages()), "course_lib")
+def update(selected: list[str]) -> int:
+    """Merge the English sources into the catalogs: every catalog, or only the lessons
+    given by number and/or ``course_lib`` (the catalog of course_lib's messages)."""
+    lessons = [s for s in selected if s != "course_lib"]
+    if not selected or lessons:
+        for path in english_notebooks(lessons):
+            nb = nbformat.read(path, as_version=4)
+            write_catalog(update_catalog(path.stem, lesson_messages(nb, path.stem)), path.stem)
+    if not selected or "course_lib" in selected:
+        write_catalog(update_catalog("course_lib", code_messages()), "course_lib")
     return check()
 
 
@@ -267,10 +273,12 @@ def check() -> int:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=("update", "check", "build"))
-    parser.add_argument("lessons", nargs="*", help="lesson numbers (build only), e.g. 03")
+    parser.add_argument(
+        "lessons", nargs="*", help="lesson numbers, e.g. 03 (update: also course_lib)"
+    )
     args = parser.parse_args(argv)
     if args.command == "update":
-        return update()
+        return update(args.lessons)
     if args.command == "check":
         return check()
     return build(args.lessons)
