@@ -515,6 +515,8 @@ def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> d
         if one and many:
             result["class"]["speedup"] = one / many
     return result
+
+
 # --------------------------------------------------------------------- conv net
 
 CONV_BATCH = 32

@@ -800,6 +800,6 @@ for _sizes, _m, _lr, _kw in (((7, 5, 3), 4, 0.3, {}), ((3, 6, 6, 6, 5), 9, 0.05,
         assert np.allclose(_new_p[_k], _ref_p[_k], rtol=1e-7, atol=1e-10), f"{_k} differs"
     for _k in _ref_r:
         assert np.allclose(_new_r[_k], _ref_r[_k], rtol=1e-7, atol=1e-10), f"{_k} differs"
-    for _d, _d0 in zip((_params, _running), _before):
+    for _d, _d0 in zip((_params, _running), _before, strict=True):
         assert all(np.array_equal(_d[_k], _d0[_k]) for _k in _d0), "bn_train_step modified its input"
 ### END HIDDEN TESTS
