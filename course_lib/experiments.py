@@ -26,7 +26,7 @@ import numpy as np
 
 from . import gradcheck
 from .data import digits
-from .i18n import _, _f
+from .i18n import _, _f, ljust
 from .network import MLP, History, make_optimizer, train
 from .normalization import fit_normalizer, normalize
 
@@ -796,7 +796,8 @@ class WhyResult:
             (_("gradient change along the gradient"), self.grad_change),
         ]
         for name, d in rows:
-            lines.append(f"{name:<36}{np.mean(d['plain']):>11.3g}{np.mean(d['bn']):>10.3g}")
+            plain, bn = np.mean(d["plain"]), np.mean(d["bn"])
+            lines.append(f"{ljust(name, 36)}{plain:>11.3g}{bn:>10.3g}")
         return "\n".join(lines)
 
 

@@ -19,6 +19,8 @@ notice says so (never boxes or missing-glyph warnings).
 from __future__ import annotations
 
 import os
+import sys
+import unicodedata
 import warnings
 from pathlib import Path
 
@@ -29,6 +31,7 @@ LOCALES = Path(__file__).resolve().parent.parent / "locales"
 _language = "en"
 _catalogs: dict[str, dict[str, str]] = {}
 _figure_language = "en"
+_font_notice_shown = False
 
 
 def _normalize(language: str) -> str:
@@ -113,6 +116,13 @@ def fig_f(template: str, /, **values) -> str:
     return table.get(template, template).format(**values)
 
 
+def ljust(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` columns of a monospaced display, where a
+    Chinese character takes two columns (``str.ljust`` counts it as one)."""
+    columns = sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+    return text + " " * max(0, width - columns)
+
+
 def cjk_font_available() -> bool:
     """True when matplotlib can use the CJK font. A font installed after matplotlib
     built its font cache (e.g. ``apt install fonts-noto-cjk`` on a machine that had
@@ -135,7 +145,7 @@ def cjk_font_available() -> bool:
 
 
 def _configure_figures() -> None:
-    global _figure_language
+    global _figure_language, _font_notice_shown
     import matplotlib
 
     if _language == "en":
@@ -146,12 +156,18 @@ def _configure_figures() -> None:
         # the list in font.sans-serif does not (missing-glyph warnings).
         matplotlib.rcParams["font.family"] = [CJK_FONT, "DejaVu Sans"]
         _figure_language = _language
-    else:
-        _figure_language = "en"
-        warnings.warn(
-            f"no CJK font ({CJK_FONT}) is installed: figures keep English labels "
-            "(Debian/Ubuntu: apt install fonts-noto-cjk)",
-            stacklevel=3,
+        return
+    # No font for the language: figures keep their English text (never boxes), and
+    # one line says so, once per session.
+    _figure_language = "en"
+    if not _font_notice_shown:
+        _font_notice_shown = True
+        print(
+            _(
+                "Note: no Chinese font ({font}) is installed, so figures keep English "
+                "labels (Debian/Ubuntu: apt install fonts-noto-cjk)."
+            ).format(font=CJK_FONT),
+            file=sys.stderr,
         )
 
 

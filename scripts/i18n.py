@@ -5,6 +5,7 @@ the catalogs (``make zh``).
     python scripts/i18n.py update course_lib   # only course_lib's messages (or lessons: 03)
     python scripts/i18n.py check           # list missing and stale translations (exit 1 if any)
     python scripts/i18n.py build [03 ...]  # write notebooks/zh_CN/NN_name.ipynb and execute them
+                                           # (default: every fully translated lesson)
 
 One source of truth, the English lessons. Their prose goes into gettext catalogs in
 ``locales/zh_CN/LC_MESSAGES/``, which translators can edit with the tools they know
@@ -224,11 +225,32 @@ def english_notebooks(selected: list[str]) -> list[Path]:
     return release.lesson_notebooks(selected)
 
 
+def complete_lessons(selected: list[str] = ()) -> tuple[list[Path], dict[str, int]]:
+    """(English notebooks whose translation is complete, {lesson: paragraphs missing})."""
+    ready, waiting = [], {}
+    for path in english_notebooks(list(selected)):
+        missing = problems(nbformat.read(path, as_version=4), path.stem)
+        if missing:
+            waiting[path.stem] = len(missing)
+        else:
+            ready.append(path)
+    return ready, waiting
+
+
 def build(selected: list[str]) -> int:
+    """Write and execute the Chinese notebooks: the lessons named (each must be fully
+    translated: a missing or stale translation stops the build, naming the cell), or
+    every lesson whose translation is complete (the others are listed, not built)."""
     run_notebooks.use_kernel_environment()
     OUT.mkdir(parents=True, exist_ok=True)
+    if selected:
+        paths = english_notebooks(selected)
+    else:
+        paths, waiting = complete_lessons()
+        for name, count in waiting.items():
+            print(f"{name}: not built, {count} paragraph(s) not translated or stale")
     total = 0.0
-    for path in english_notebooks(selected):
+    for path in paths:
         start = time.perf_counter()
         nb = translate(nbformat.read(path, as_version=4), path.stem)
         nb = run_notebooks.execute(nb, cwd=OUT)
