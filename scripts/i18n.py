@@ -177,6 +177,70 @@ def translations(domain: str) -> tuple[dict[str, str], set[str]]:
     return done, fuzzy
 
 
+# ------------------------------------------------------------------ glossary
+GLOSSARY = LOCALES / LANGUAGE / "glossary.tsv"
+GLOSSARY_NAME = "glossary.ipynb"
+
+
+def glossary_terms() -> list[tuple[str, str]]:
+    """(English, Chinese) for each line of ``locales/zh_CN/glossary.tsv``."""
+    terms = []
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        english, chinese = line.split("\t")[:2]
+        terms.append((english.strip(), chinese.strip()))
+    return terms
+
+
+def _cell_text(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def glossary_notebook(language: str) -> nbformat.NotebookNode:
+    """The bilingual glossary (术语表) of the course's terms, as the English edition
+    (``language="en"``: English first) or the Chinese one (Chinese first) shows it."""
+    rows = glossary_terms()
+    if language == "en":
+        head = (
+            "# Glossary (术语表)\n\n"
+            "The course's terms in English and in Simplified Chinese, as the Chinese "
+            "edition (`notebooks/zh_CN/`) uses them: the terms of the source notes, with "
+            "the Chinese edition of d2l's term where it differs."
+        )
+        table = ["| English | 简体中文 |", "|---|---|"]
+        table += [f"| {_cell_text(en)} | {_cell_text(zh)} |" for en, zh in rows]
+    else:
+        head = (
+            "# 术语表（Glossary）\n\n"
+            "本课程术语的中英对照。中文版使用笔记中的术语；括号中是常用的英文名称，"
+            "或《动手学深度学习》中文版的不同译法（如“批量规范化”）。"
+        )
+        table = ["| 简体中文 | English |", "|---|---|"]
+        table += [f"| {_cell_text(zh)} | {_cell_text(en)} |" for en, zh in rows]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(head),
+        nbformat.v4.new_markdown_cell("\n".join(table)),
+    ]
+    for k, cell in enumerate(nb.cells):
+        cell.id = f"glossary-{k}"
+    nb.metadata["kernelspec"] = dict(run_notebooks.KERNELSPEC)
+    nb.metadata["course"] = {"language": language, "generated_from": "locales/zh_CN/glossary.tsv"}
+    return nb
+
+
+def glossary_paths() -> dict[str, Path]:
+    return {"en": NOTEBOOKS / GLOSSARY_NAME, LANGUAGE: OUT / GLOSSARY_NAME}
+
+
+def write_glossaries() -> None:
+    for language, path in glossary_paths().items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(glossary_notebook(language), path)
+        print(f"{path.relative_to(ROOT)}: the glossary")
+
+
 # ------------------------------------------------------------------ notebooks
 def problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
     """What stops the Chinese edition of lesson ``name``: each missing or stale
@@ -243,6 +307,7 @@ def build(selected: list[str]) -> int:
     every lesson whose translation is complete (the others are listed, not built)."""
     run_notebooks.use_kernel_environment()
     OUT.mkdir(parents=True, exist_ok=True)
+    write_glossaries()
     if selected:
         paths = english_notebooks(selected)
     else:

@@ -33,7 +33,7 @@ CJK = re.compile(r"[\u4e00-\u9fff]")
 # Lessons whose Chinese catalog is not complete yet (numbers). `python scripts/i18n.py
 # check` lists what is missing; when a lesson is complete, `make zh` builds its Chinese
 # notebook and the lesson leaves this set.
-NOT_YET: set[str] = {"01", "02", "03", "04", "05", "06", "07"}
+NOT_YET: set[str] = set()
 
 
 def _lessons() -> list:
@@ -271,3 +271,18 @@ def test_without_a_cjk_font_figures_keep_english_with_one_notice(monkeypatch):
         assert CJK.search(lang._("  Hint: {hint}"))  # the rest stays Chinese
     finally:
         lang.set_language(previous)
+
+
+@pytest.mark.parametrize("language", ["en", "zh_CN"])
+def test_the_glossary_pages_are_current(language):
+    """Both editions carry the bilingual glossary (术语表) made from glossary.tsv."""
+    path = i18n.glossary_paths()[language]
+    assert path.exists(), f"{path.name} missing: run `make zh`"
+    stored = nbformat.read(path, as_version=4)
+    assert [c.source for c in stored.cells] == [
+        c.source for c in i18n.glossary_notebook(language).cells
+    ], "the glossary changed: run `make zh`"
+    table = stored.cells[1].source
+    for english, chinese in i18n.glossary_terms():
+        assert english.replace("|", "\\|") in table and chinese in table
+    assert ("术语表" in stored.cells[0].source) and CJK.search(table)
