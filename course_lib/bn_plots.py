@@ -28,7 +28,7 @@ from .gradcheck import (
     relative_error,
     upstream_gradient,
 )
-from .i18n import _, fig_, fig_f
+from .i18n import _, _f, fig_, fig_f
 
 IN_COLOR, OUT_COLOR = "#4c72b0", "#dd8452"
 SHAPES = ("normal", "skewed", "two bumps")
@@ -177,20 +177,24 @@ def _stats_html(stats: dict[str, float], gamma: float, beta: float, eps: float) 
 
     cell = 'style="padding:1px 8px;text-align:right"'
     rows = [
-        ("batch mean μ", f(stats["mu"])),
-        ("batch variance σ²", f(stats["var"])),
-        ("batch std σ", f(stats["std"])),
+        (_("batch mean μ"), f(stats["mu"])),
+        (_("batch variance σ²"), f(stats["var"])),
+        (_("batch std σ"), f(stats["std"])),
         ("√(σ² + ε)", f(stats["denominator"])),
-        ("output mean", f"{f(stats['out_mean'])}  (β = {f(beta)})"),
-        ("output std", f"{f(stats['out_std'])}  (|γ| = {f(abs(gamma))})"),
+        (_("output mean"), f"{f(stats['out_mean'])}  (β = {f(beta)})"),
+        (_("output std"), f"{f(stats['out_std'])}  (|γ| = {f(abs(gamma))})"),
     ]
     body = "".join(f"<tr><td {cell}>{k}</td><td {cell}>{v}</td></tr>" for k, v in rows)
     shrink = stats["expected_out_std"] / abs(gamma) if gamma else 1.0
     note = (
-        f"ε is {f(eps / stats['var'])} × σ²: the output std is only {shrink:.0%} of |γ| "
-        "(γ·σ/√(σ²+ε)), ε damps a unit that barely varies"
+        _f(
+            "ε is {f} × σ²: the output std is only {shrink:.0%} of |γ| (γ·σ/√(σ²+ε)), ε damps a "
+            "unit that barely varies",
+            f=f(eps / stats["var"]),
+            shrink=shrink,
+        )
         if shrink < 0.99
-        else "ε ≪ σ²: the output has mean β and std |γ|, whatever the input's mean and spread"
+        else _("ε ≪ σ²: the output has mean β and std |γ|, whatever the input's mean and spread")
     )
     return (
         f'<table style="font-family:monospace;font-size:12px">{body}</table>'

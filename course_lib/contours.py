@@ -43,7 +43,7 @@ from .descent import (
     squared_error_hessian,
     stable_lr_bound,
 )
-from .i18n import _, fig_, fig_f
+from .i18n import _, _f, fig_, fig_f
 from .normalization import fit_normalizer, normalize
 
 __all__ = [
@@ -364,25 +364,32 @@ def _explorer_html(info: dict) -> str:
     q_flat, q_steep = info["factors"]  # |1 - lr lambda| for lambda_min, lambda_max
     at_bound = abs(q_steep - 1.0) < 1e-9  # lr = 2/lambda_max up to round-off
     if info["iterations"] is None:
-        its = "never (|1 − lr·λmax| ≥ 1)" if q_steep >= 1 or at_bound else "> 10⁷"
+        its = _("never (|1 − lr·λmax| ≥ 1)") if q_steep >= 1 or at_bound else "> 10⁷"
     else:
         its = str(info["iterations"])
     if at_bound:
-        state = '<b style="color:#b42318">oscillates forever: lr = 2/λmax</b>'
+        state = _('<b style="color:#b42318">oscillates forever: lr = 2/λmax</b>')
     elif q_steep > 1:
-        state = '<b style="color:#b42318">diverges: lr > 2/λmax</b>'
+        state = _('<b style="color:#b42318">diverges: lr > 2/λmax</b>')
     else:
         state = "converges"
-    return (
-        '<div style="font-family:monospace;font-size:12px;line-height:1.5">'
-        f"condition number κ(S) = λmax/λmin = {info['kappa']:.4g}<br>"
-        f"stable bound 2/λmax = {info['lr_bound']:.4g}<br>"
-        f"learning rate lr = {info['lr']:.4g}: {state}<br>"
-        f"best fixed lr = {info['lr_optimal_factor']:.3f} × bound<br>"
-        f"per-step factors |1 − lr·λ|: {q_steep:.3f} (steep), {q_flat:.3f} (flat)<br>"
-        f"after {info['steps_done']} steps: (J − Jmin)/(J0 − Jmin) = {info['gap']:.2e}<br>"
-        f"steps to reach 1e-6: {its}<br>"
-        "■ start (w = 0)   ★ minimum</div>"
+    return _f(
+        '<div style="font-family:monospace;font-size:12px;line-height:1.5">condition number '
+        "κ(S) = λmax/λmin = {info:.4g}<br>stable bound 2/λmax = {info2:.4g}<br>learning rate lr "
+        "= {info3:.4g}: {state}<br>best fixed lr = {info4:.3f} × bound<br>per-step factors |1 − "
+        "lr·λ|: {q_steep:.3f} (steep), {q_flat:.3f} (flat)<br>after {info5} steps: (J − "
+        "Jmin)/(J0 − Jmin) = {info6:.2e}<br>steps to reach 1e-6: {its}<br>■ start (w = 0)   ★ "
+        "minimum</div>",
+        info=info["kappa"],
+        info2=info["lr_bound"],
+        info3=info["lr"],
+        state=state,
+        info4=info["lr_optimal_factor"],
+        q_steep=q_steep,
+        q_flat=q_flat,
+        info5=info["steps_done"],
+        info6=info["gap"],
+        its=its,
     )
 
 

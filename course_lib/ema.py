@@ -327,19 +327,22 @@ def estimates_summary(est: Estimates, beta: float, batch_size: int, steps: int) 
     """The explorer's numbers as a small HTML table."""
     m = batch_size
     rows = [
-        ("effective window 1/(1−β)", f"{effective_window(beta):.4g} steps"),
-        ("weight left on the start value β<sup>t</sup>", f"{beta**steps:.3g}"),
+        (_("effective window 1/(1−β)"), f"{effective_window(beta):.4g} steps"),
+        (_("weight left on the start value β<sup>t</sup>"), f"{beta**steps:.3g}"),
         (
-            "running mean (start 0) / bias-corrected",
+            _("running mean (start 0) / bias-corrected"),
             f"{est.mean_ema:.3f} / {est.mean_corrected:.3f}",
         ),
-        ("population mean", f"{POP_MEAN:.3f}"),
+        (_("population mean"), f"{POP_MEAN:.3f}"),
         (
-            "running var., unbiased / bias-corrected",
+            _("running var., unbiased / bias-corrected"),
             f"{est.var_unbiased:.3f} / {est.var_corrected:.3f}",
         ),
-        ("running var., biased (Keras)", f"{est.var_biased:.3f}"),
-        ("population var. / (m−1)/m of it", f"{POP_STD**2:.3f} / {(m - 1) / m * POP_STD**2:.3f}"),
+        (_("running var., biased (Keras)"), f"{est.var_biased:.3f}"),
+        (
+            _("population var. / (m−1)/m of it"),
+            f"{POP_STD**2:.3f} / {(m - 1) / m * POP_STD**2:.3f}",
+        ),
     ]
     body = "".join(
         f"<tr><td style='text-align:left;padding:0 8px'>{k}</td>"

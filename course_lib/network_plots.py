@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import experiments as ex
-from .i18n import _, fig_, fig_f
+from .i18n import _, _f, fig_, fig_f
 
 PLAIN_COLOR, BN_COLOR = "#c44e52", "#4c72b0"
 VALUE_BOX = {"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": BN_COLOR, "lw": 1.2}
@@ -329,10 +329,14 @@ class _HistogramGrid:
         layers = "".join(
             f"<th style='text-align:left'>layer {l + 1}</th>" for l in range(len(cells[0]))
         )
-        return (
-            f"<div style='font-family:sans-serif;font-size:12px'><b>{head}</b>"
-            f"<table><tr><th></th>{layers}</tr>{rows}</table>"
-            "<i>mean and spread of the sigmoid inputs, averaged over the units</i></div>"
+        return _f(
+            "<div "
+            "style='font-family:sans-serif;font-size:12px'><b>{head}</b><table><tr><th></th>"
+            "{layers}</tr>{rows}</table><i>mean "
+            "and spread of the sigmoid inputs, averaged over the units</i></div>",
+            head=head,
+            layers=layers,
+            rows=rows,
         )
 
 

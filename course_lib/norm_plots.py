@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from . import norm_experiments as nx
 from . import norms
 from ._widgets import explorer_box
-from .i18n import _, fig_, fig_f
+from .i18n import _, _f, fig_, fig_f
 
 SHARED, OTHER = "#4c72b0", "#e6e9ef"
 KIND_NAMES = {"batch": "Batch Norm", "layer": "Layer Norm", "instance": "Instance Norm"}
@@ -315,24 +315,25 @@ def _stats_html(kind: str, n: int, groups: int, channel: int, s: dict) -> str:
         "group": f"(C/G)·H·W = {s['c'] // max(groups, 1)}·{s['hw']}",
     }[kind]
     rows = [
-        ("values per mean and variance", f"{count} = {s['count']}"),
-        ("means and variances in the block", f"{s['statistics']}"),
-        ("μ of the blue values", f"{s['mean']:.3f}"),
-        ("σ² of the blue values", f"{s['var']:.3f}"),
+        (_("values per mean and variance"), f"{count} = {s['count']}"),
+        (_("means and variances in the block"), f"{s['statistics']}"),
+        (_("μ of the blue values"), f"{s['mean']:.3f}"),
+        (_("σ² of the blue values"), f"{s['var']:.3f}"),
     ]
     if kind == "batch":
         rows += [
-            ("channel's μ over all 1347 training digits", f"{s['population_mean']:.3f}"),
-            ("channel's σ² over all 1347 training digits", f"{s['population_var']:.3f}"),
+            (_("channel's μ over all 1347 training digits"), f"{s['population_mean']:.3f}"),
+            (_("channel's σ² over all 1347 training digits"), f"{s['population_var']:.3f}"),
         ]
-        note = (
+        note = _(
             "Batch Norm: the statistics depend on which examples share the batch. The "
             "smaller N, the further they can be from the whole data's, which inference uses."
         )
     else:
-        note = (
-            f"{title}: example 0's statistics use example 0 only, so they are the same "
-            "for every batch size N (and in training and inference)."
+        note = _f(
+            "{title}: example 0's statistics use example 0 only, so they are the same for every "
+            "batch size N (and in training and inference).",
+            title=title,
         )
     body = "".join(
         f"<tr><td>{html.escape(a)}</td><td style='text-align:right'>{html.escape(b)}</td></tr>"
@@ -380,9 +381,11 @@ def normalization_explorer():
         kind, n, groups, channel = (s[k].value for k in ("norm", "N", "groups", "channel"))
         ids = _ids(kind, n, c, hw_drawn, groups)
         image.value = block.png(ids, ids[0, channel, 0])
-        title.value = (
-            f"<b>{html.escape(_kind_title(kind, groups))}</b>: in blue, the values that share "
-            f"one mean and variance with example 0, channel {channel}"
+        title.value = _f(
+            "<b>{escape}</b>: in blue, the values that share one mean and variance with example "
+            "0, channel {channel}",
+            escape=html.escape(_kind_title(kind, groups)),
+            channel=channel,
         )
         stats = explorer_statistics(kind, n, groups, channel)
         table.value = _stats_html(kind, n, groups, channel, stats)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_vector, check_beta, real_array
-from .i18n import _, fig_, fig_f
+from .i18n import _, _f, fig_, fig_f
 
 TORCH_MISSING = (
     "PyTorch is not installed: lesson 07 needs it. `make torch` installs its CPU build "
@@ -427,9 +427,11 @@ def mode_explorer(net=None, X=None, y=None):
         point.set_data([s], [acc[k]])
         ax.set_title(fig_f("batches of {b}, {s:.0%} of each from one class", b=b, s=s), fontsize=10)
         image.value = figure_png(fig)
-        text.value = (
-            f"<p style='font-size:13px'>training mode: accuracy <b>{acc[k]:.3f}</b><br>"
-            f"inference mode: accuracy <b>{eval_acc:.3f}</b> for any batch</p>"
+        text.value = _f(
+            "<p style='font-size:13px'>training mode: accuracy <b>{acc:.3f}</b><br>inference "
+            "mode: accuracy <b>{eval_acc:.3f}</b> for any batch</p>",
+            acc=acc[k],
+            eval_acc=eval_acc,
         )
 
     return explorer_box(sliders, text, image, redraw)

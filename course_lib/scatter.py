@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from ._validation import as_matrix
 from ._widgets import Blitter, explorer_box
-from .i18n import fig_, fig_f
+from .i18n import _f, fig_, fig_f
 from .normalization import ConstantFeatureWarning, fit_normalizer, normalize
 
 __all__ = [
@@ -406,13 +406,16 @@ def _explorer_html(raw: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> str:
             ("std after", scaled.std(axis=0)),
         )
     )
-    return (
-        '<table style="font-family:monospace;font-size:12px">'
-        f"<tr><td></td><th {cell}>x₁</th><th {cell}>x₂</th></tr>{rows}</table>"
-        f'<div style="font-size:12px">correlation of x₁ and x₂: {_num(r)} before and after: '
-        "scaling each feature on its own cannot remove it (a tilted cloud stays tilted)</div>"
-        '<div style="font-size:12px">+ marks the mean, the bars ±1 standard deviation; '
-        "the frame, centred on the origin, grows only when a cloud leaves it</div>"
+    return _f(
+        '<table style="font-family:monospace;font-size:12px"><tr><td></td><th {cell}>x₁</th><th '
+        '{cell}>x₂</th></tr>{rows}</table><div style="font-size:12px">correlation of x₁ and x₂: '
+        "{num} before and after: scaling each feature on its own cannot remove it (a tilted "
+        'cloud stays tilted)</div><div style="font-size:12px">+ marks the mean, the bars ±1 '
+        "standard deviation; the frame, centred on the origin, grows only when a cloud leaves "
+        "it</div>",
+        cell=cell,
+        rows=rows,
+        num=_num(r),
     )
 
 

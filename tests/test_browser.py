@@ -493,6 +493,11 @@ def test_chinese_lesson_in_jupyterlab_draws_every_character(lab_zh: Lab, browser
         cjk = [f for f in fonts if "CJK" in f["familyName"] and f["glyphCount"] > 0]
         assert cjk, f"the Chinese text was not drawn with a CJK font: {fonts}"
 
+        # The picture: a checker's feedback with the text and a figure around it.
+        feedback = notebook.locator(".jp-OutputArea-output", has_text="项检查通过").first
+        feedback.scroll_into_view_if_needed()
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(500)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"zh_CN_{ZH_LESSON}.png"))
         assert not errors, f"JavaScript errors in the page: {errors}"
