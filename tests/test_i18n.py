@@ -286,3 +286,31 @@ def test_the_glossary_pages_are_current(language):
     for english, chinese in i18n.glossary_terms():
         assert english.replace("|", "\\|") in table and chinese in table
     assert ("术语表" in stored.cells[0].source) and CJK.search(table)
+
+
+def _chinese_or_formula(text: str) -> bool:
+    """Chinese text, or a formula / code with no English prose to translate."""
+    return bool(CJK.search(text)) or not re.search(r"\b[a-z]{3,} [a-z]{3,} [a-z]{3,}\b", text)
+
+
+def test_chinese_first_hints_give_no_line_of_a_solution_either(chinese):
+    """The rule of the two-level hints holds in Chinese too: the level-1 hint of every
+    typical mistake (made in Chinese), every case label and the exercises' wording of
+    generic problems contain no line of a solution; level 2 exists and is Chinese."""
+    import test_checks_hints as hints
+
+    checked = 0
+    for name, module in hints.MODULES.items():
+        mistakes = hints._mistakes(module)
+        for where, mistake in mistakes:
+            assert mistake.more, f"{name}.{where}: no second level"
+            assert _chinese_or_formula(lang._(mistake.more)), f"{where}: {mistake.more}"
+        texts = [(f"{name}.{where}", m.hint) for where, m in mistakes]
+        texts += [(f"{name} case", label) for label in hints._labels(module)]
+        for where, text in texts:
+            shown = lang._(text)
+            assert _chinese_or_formula(shown), f"{where}: not translated: {shown}"
+            leaked = [line for line in hints.SOLUTION if line in hints._squeeze(shown)]
+            assert not leaked, f"{where}: the Chinese hint contains solution code {leaked}"
+            checked += 1
+    assert checked >= 150

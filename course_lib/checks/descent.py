@@ -365,7 +365,7 @@ def check_largest_stable_lr(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckRes
         stable_lr_cases(),
         largest_stable_lr,
         _lr_mistakes(),
-        output_names=("the learning rate",),
+        output_names=(_("the learning rate"),),
         arg_names=("X",),
         rtol=1e-6,
         timeout=timeout,

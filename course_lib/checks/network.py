@@ -472,97 +472,133 @@ _RUNNING_MORE = _(
 def _train_step_mistakes() -> list[Mistake]:
     return [
         _step_mistake(
-            "the loss is right but the gradients of the hidden layers are not: your backward "
-            "pass through Batch Norm treats the batch mean and variance as constants. They "
-            "are computed from the whole batch, so moving one example's z moves them too, "
-            "and their paths belong in the backward pass (lesson 03)",
+            _(
+                "the loss is right but the gradients of the hidden layers are not: your backward "
+                "pass through Batch Norm treats the batch mean and variance as constants. They "
+                "are computed from the whole batch, so moving one example's z moves them too, "
+                "and their paths belong in the backward pass (lesson 03)"
+            ),
             _BN_BACKWARD_MORE,
             statistics_constant=True,
         ),
         _step_mistake(
-            "the backward pass through Batch Norm has the mean's path but not the "
-            "variance's: z also changes σ², which divides every example (lesson 03)",
+            _(
+                "the backward pass through Batch Norm has the mean's path but not the "
+                "variance's: z also changes σ², which divides every example (lesson 03)"
+            ),
             _BN_BACKWARD_MORE,
             no_variance_path=True,
         ),
         _step_mistake(
-            "the forward pass normalized with the running statistics, as in inference mode. "
-            "A training step normalizes each layer with this batch's own mean and variance "
-            "(training mode, 训练模式); the running statistics are only updated",
-            "μ = z.mean(axis=0), σ² = z.var(axis=0) (1/m) for the normalization; the "
-            "running averages are returned, updated, and not used in this step",
+            _(
+                "the forward pass normalized with the running statistics, as in inference mode. "
+                "A training step normalizes each layer with this batch's own mean and variance "
+                "(training mode, 训练模式); the running statistics are only updated"
+            ),
+            _(
+                "μ = z.mean(axis=0), σ² = z.var(axis=0) (1/m) for the normalization; the "
+                "running averages are returned, updated, and not used in this step"
+            ),
             inference_forward=True,
         ),
         _step_mistake(
-            "your running averages give the new batch statistic the large weight. It is the "
-            "other way round: running_beta (0.9) is the weight of the old average, and the "
-            "batch's statistic gets only 1 − running_beta",
+            _(
+                "your running averages give the new batch statistic the large weight. It is the "
+                "other way round: running_beta (0.9) is the weight of the old average, and the "
+                "batch's statistic gets only 1 − running_beta"
+            ),
             _RUNNING_MORE,
             running_beta_swapped=True,
         ),
         _step_mistake(
-            "the running variance stores the batch's own variance (dividing by m). The "
-            "course stores the unbiased estimate (无偏估计), which divides by m − 1, as the "
-            "paper and PyTorch do",
+            _(
+                "the running variance stores the batch's own variance (dividing by m). The "
+                "course stores the unbiased estimate (无偏估计), which divides by m − 1, as the "
+                "paper and PyTorch do"
+            ),
             _RUNNING_MORE,
             running_biased=True,
         ),
         _step_mistake(
-            "the running statistics follow the output z̃ of Batch Norm, whose batch mean is β "
-            "by construction. They must follow its input z, the layer's linear output before "
-            "the normalization: that is what inference mode normalizes",
+            _(
+                "the running statistics follow the output z̃ of Batch Norm, whose batch mean is β "
+                "by construction. They must follow its input z, the layer's linear output before "
+                "the normalization: that is what inference mode normalizes"
+            ),
             _RUNNING_MORE,
             running_of_z_tilde=True,
         ),
         _step_mistake(
-            "the running statistics came back unchanged: a training step also folds this "
-            "batch's mean and variance of z into them",
+            _(
+                "the running statistics came back unchanged: a training step also folds this "
+                "batch's mean and variance of z into them"
+            ),
             _RUNNING_MORE,
             running_kept=True,
         ),
         _step_mistake(
-            "the gradients are m times too large: the loss is the mean over the m examples "
-            "of the batch, so its gradient carries a factor 1/m",
-            "dlogits = (softmax(logits) − one_hot(y)) / m, where one_hot(y) has a 1 in "
-            "column y[i] of row i",
+            _(
+                "the gradients are m times too large: the loss is the mean over the m examples "
+                "of the batch, so its gradient carries a factor 1/m"
+            ),
+            _(
+                "dlogits = (softmax(logits) − one_hot(y)) / m, where one_hot(y) has a 1 in "
+                "column y[i] of row i"
+            ),
             no_one_over_m=True,
         ),
         _step_mistake(
-            "the loss and the gradients are m times too large: you summed the cross-entropy "
-            "over the batch. The loss of a mini-batch is the mean over its examples",
-            "loss = −mean_i log softmax(logits)[i, y[i]]; "
-            "dlogits = (softmax(logits) − one_hot(y)) / m",
+            _(
+                "the loss and the gradients are m times too large: you summed the cross-entropy "
+                "over the batch. The loss of a mini-batch is the mean over its examples"
+            ),
+            _(
+                "loss = −mean_i log softmax(logits)[i, y[i]]; "
+                "dlogits = (softmax(logits) − one_hot(y)) / m"
+            ),
             summed_loss=True,
         ),
         _step_mistake(
-            "W and b were updated but γ and β were not: they are learnable parameters "
-            "(学习参数) like W, and take a step with the same learning rate",
-            "gamma_l − lr·dgamma_l and beta_l − lr·dbeta_l, with dgamma, dbeta from the "
-            "backward pass through Batch Norm",
+            _(
+                "W and b were updated but γ and β were not: they are learnable parameters "
+                "(学习参数) like W, and take a step with the same learning rate"
+            ),
+            _(
+                "gamma_l − lr·dgamma_l and beta_l − lr·dbeta_l, with dgamma, dbeta from the "
+                "backward pass through Batch Norm"
+            ),
             gamma_beta_frozen=True,
         ),
         _step_mistake(
-            "the output layer's bias was not updated: it is a parameter like the weights",
-            "b_L − lr·db_L with db_L = dlogits summed over the batch (axis=0)",
+            _("the output layer's bias was not updated: it is a parameter like the weights"),
+            _("b_L − lr·db_L with db_L = dlogits summed over the batch (axis=0)"),
             output_bias_frozen=True,
         ),
         _step_mistake(
-            "every parameter moved uphill: gradient descent subtracts the learning rate "
-            "times the gradient",
-            "p_new = p − lr·dL/dp for every parameter",
+            _(
+                "every parameter moved uphill: gradient descent subtracts the learning rate "
+                "times the gradient"
+            ),
+            _("p_new = p − lr·dL/dp for every parameter"),
             ascent=True,
         ),
         _step_mistake(
-            "the lower layers' gradients were computed with weights that were already "
-            "updated. Backpropagate with the weights of the forward pass, then update",
-            "compute da_prev = dz @ W.T with the old W; update W (into new arrays) only "
-            "after the backward pass, or at least after using the old W",
+            _(
+                "the lower layers' gradients were computed with weights that were already "
+                "updated. Backpropagate with the weights of the forward pass, then update"
+            ),
+            _(
+                "compute da_prev = dz @ W.T with the old W; update W (into new arrays) only "
+                "after the backward pass, or at least after using the old W"
+            ),
             stale_weights=True,
         ),
         _step_mistake(
-            "the sigmoid's derivative is missing in the backward pass: between a and z̃ the "
-            "gradient is multiplied by the slope of the sigmoid at z̃",
-            "dz̃ = da · a · (1 − a), since σ'(t) = σ(t)(1 − σ(t)) and a = σ(z̃)",
+            _(
+                "the sigmoid's derivative is missing in the backward pass: between a and z̃ the "
+                "gradient is multiplied by the slope of the sigmoid at z̃"
+            ),
+            _("dz̃ = da · a · (1 − a), since σ'(t) = σ(t)(1 − σ(t)) and a = σ(z̃)"),
             no_sigmoid_derivative=True,
         ),
     ]
@@ -698,7 +734,7 @@ def _step_arrays(value: Any, case: _StepCase) -> tuple[tuple | None, str | None]
         return None, returned_none_hint(("loss", "new_params", "new_running"))
     loss = value[1] if value[0] == "ok" else value[2]
     if value[0] == "ok" or loss is not None:
-        loss_arr, why = to_array(loss, (), "the loss (the first value returned)", np.float64)
+        loss_arr, why = to_array(loss, (), _("the loss (the first value returned)"), np.float64)
         if why:
             return None, why
     if value[0] == "bad":

@@ -972,7 +972,7 @@ LAYERNORM = _Spec(
     ("x", "gamma", "beta"),
     ADVICE_LN_FORWARD,
     ADVICE_LN_BACKWARD,
-    "over the examples (axis 0): one value per feature",
+    _("over the examples (axis 0): one value per feature"),
 )
 SPATIAL_BATCHNORM = _Spec(
     "spatial_batchnorm_forward",
@@ -985,7 +985,7 @@ SPATIAL_BATCHNORM = _Spec(
     ("x", "gamma", "beta"),
     ADVICE_SBN_FORWARD,
     ADVICE_SBN_BACKWARD,
-    "over N, H and W (axes 0, 2 and 3): one value per channel",
+    _("over N, H and W (axes 0, 2 and 3): one value per channel"),
     reuses_lesson_03=True,
 )
 GROUPNORM = _Spec(
@@ -999,7 +999,7 @@ GROUPNORM = _Spec(
     ("x", "gamma", "beta", "groups"),
     ADVICE_GN_FORWARD,
     ADVICE_GN_BACKWARD,
-    "over N, H and W (axes 0, 2 and 3): one value per channel",
+    _("over N, H and W (axes 0, 2 and 3): one value per channel"),
 )
 
 
