@@ -19,10 +19,10 @@ ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 TORCH_VERSION := 2.13.0
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides html bench classroom grade clean torch
+.PHONY: help lab lab-zh lab-worked zh student-zh test test-cpus lint format outputs sync assets student lab-student slides html bench classroom grade clean torch
 
 help:
-	@echo "make lab | lab-worked | test | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | html | bench | classroom | grade A=03_... COURSE=dir | clean"
+	@echo "make lab | lab-zh | lab-worked | test | zh [NB=03] | student-zh | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | html | bench | classroom | grade A=03_... COURSE=dir | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -35,6 +35,15 @@ $(STAMP): pyproject.toml requirements.lock
 # edited there is kept. The worked versions are one deliberate step away: lab-worked.
 lab: student
 	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
+
+# 中文版: the Chinese exercise versions (release/zh_CN/) in JupyterLab's Chinese interface
+# (the zh-CN language pack; this launch only: its own settings folder under build/).
+LAB_ZH_SETTINGS := build/lab-zh_CN/settings
+lab-zh: student-zh
+	@mkdir -p $(LAB_ZH_SETTINGS)/@jupyterlab/translation-extension
+	@echo '{"locale": "zh_CN"}' > $(LAB_ZH_SETTINGS)/@jupyterlab/translation-extension/plugin.jupyterlab-settings
+	JUPYTERLAB_SETTINGS_DIR=$(LAB_ZH_SETTINGS) COURSE_LANG=zh_CN \
+	  $(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release/zh_CN
 
 # The worked (instructor) versions, solutions and outputs in: for lecturers, for
 # instructors, and for learners who want to compare after trying.
@@ -83,6 +92,16 @@ assets: $(STAMP)
 # A notebook you have edited there is kept; scripts/release.py --force replaces it.
 student: $(STAMP)
 	$(BIN)/python scripts/release.py
+
+# The Chinese edition's exercise versions (from notebooks/zh_CN) in release/zh_CN/.
+student-zh: $(STAMP)
+	$(BIN)/python scripts/release.py --language zh_CN
+
+# The Chinese notebooks notebooks/zh_CN/NN_name.ipynb from the English ones and the
+# catalogs in locales/zh_CN/ (every fully translated lesson, or NB=03), executed in Chinese.
+# `python scripts/i18n.py check` lists what is not translated; `update` merges new English.
+zh: $(STAMP)
+	$(BIN)/python scripts/i18n.py build $(NB)
 
 # The same as lab (kept for old instructions).
 lab-student: lab

@@ -8,6 +8,9 @@ The flags (strict nbval, the current environment's kernel, the sanitize file) ar
 A lesson that needs an optional package that is missing here (lesson 07: PyTorch) is
 not run: its notebook is collected as one skipped item, and the end of the report says
 in one line why and how to install the package (``course_lib.lessons.skip_reason``).
+The Chinese lessons (``notebooks/zh_CN/``) need a CJK font for their figures: without
+one they print a notice that their stored outputs do not have, so they are skipped the
+same way, with the command that installs the font.
 """
 
 import os
@@ -34,12 +37,27 @@ class SkippedNotebook(pytest.File):
 
 class SkippedLesson(pytest.Item):
     def runtest(self):
-        reason = skip_reason(self.path.name)
+        reason = notebook_skip_reason(self.path)
         SKIPPED_LESSONS.add(reason)
         pytest.skip(reason)
 
     def reportinfo(self):
-        return self.path, None, f"{self.path.name}: {skip_reason(self.path.name)}"
+        return self.path, None, f"{self.path.name}: {notebook_skip_reason(self.path)}"
+
+
+def notebook_skip_reason(path) -> str | None:
+    """Why the notebook at ``path`` cannot run here (one line), or None."""
+    reason = skip_reason(path.name)
+    if reason or path.parent.name != "zh_CN":
+        return reason
+    from course_lib import i18n
+
+    if not i18n.cjk_font_available():
+        return (
+            f"the Chinese lessons (notebooks/zh_CN) skipped: they need the font "
+            f"{i18n.CJK_FONT} (Debian/Ubuntu: apt install fonts-noto-cjk)"
+        )
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
@@ -47,7 +65,7 @@ def pytest_collect_file(file_path, parent):
     """nbval collects every notebook; a lesson that cannot run here is replaced by one
     skipped item (nbval would fail on its first import instead)."""
     collected = yield
-    if file_path.suffix == ".ipynb" and skip_reason(file_path.name):
+    if file_path.suffix == ".ipynb" and notebook_skip_reason(file_path):
         return [SkippedNotebook.from_parent(parent, path=file_path)]
     return collected
 
@@ -59,7 +77,7 @@ def pytest_terminal_summary(terminalreporter):
         text = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
         if text.startswith("Skipped: "):
             text = text.removeprefix("Skipped: ")
-        if text.startswith("lesson ") and " skipped: it needs " in text:
+        if text.startswith(("lesson ", "the Chinese lessons")) and " skipped: " in text:
             reasons.add(text)
     for reason in sorted(reasons):
         terminalreporter.write_line(reason, yellow=True, bold=True)

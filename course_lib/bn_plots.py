@@ -28,6 +28,7 @@ from .gradcheck import (
     relative_error,
     upstream_gradient,
 )
+from .i18n import _, _f, fig_, fig_f
 
 IN_COLOR, OUT_COLOR = "#4c72b0", "#dd8452"
 SHAPES = ("normal", "skewed", "two bumps")
@@ -56,7 +57,7 @@ def input_sample(shape: str = "normal", m: int = 256, seed: int = 0) -> np.ndarr
 
 
 def _bn_column(z: np.ndarray, gamma: float, beta: float, eps: float) -> np.ndarray:
-    out, _ = batchnorm_forward(z.reshape(-1, 1), [gamma], [beta], eps)
+    out, _unused = batchnorm_forward(z.reshape(-1, 1), [gamma], [beta], eps)
     return out[:, 0]
 
 
@@ -116,7 +117,7 @@ class _HistogramsView:
             ax.set_yticks([])
             ax.spines[["left", "top", "right"]].set_visible(False)
         for ax in axes:
-            ax.set_xlabel("mean: solid line, ± one standard deviation: dashed", fontsize=8)
+            ax.set_xlabel(fig_("mean: solid line, ± one standard deviation: dashed"), fontsize=8)
 
     def artists(self) -> list:
         """What ``update`` changes (the histograms and the mean and ± std lines)."""
@@ -127,7 +128,7 @@ class _HistogramsView:
             self.axes, (z, out), self.edges, self.stairs, self.lines, strict=True
         ):
             # values off the axis pile up in the edge bins instead of vanishing
-            counts, _ = np.histogram(np.clip(values, edges[0], edges[-1]), edges)
+            counts, _unused = np.histogram(np.clip(values, edges[0], edges[-1]), edges)
             stairs.set_data(counts, edges)
             ax.set_ylim(0, max(counts.max(), 1) * 1.08)
             mean, std = values.mean(), values.std()
@@ -176,20 +177,24 @@ def _stats_html(stats: dict[str, float], gamma: float, beta: float, eps: float) 
 
     cell = 'style="padding:1px 8px;text-align:right"'
     rows = [
-        ("batch mean μ", f(stats["mu"])),
-        ("batch variance σ²", f(stats["var"])),
-        ("batch std σ", f(stats["std"])),
+        (_("batch mean μ"), f(stats["mu"])),
+        (_("batch variance σ²"), f(stats["var"])),
+        (_("batch std σ"), f(stats["std"])),
         ("√(σ² + ε)", f(stats["denominator"])),
-        ("output mean", f"{f(stats['out_mean'])}  (β = {f(beta)})"),
-        ("output std", f"{f(stats['out_std'])}  (|γ| = {f(abs(gamma))})"),
+        (_("output mean"), f"{f(stats['out_mean'])}  (β = {f(beta)})"),
+        (_("output std"), f"{f(stats['out_std'])}  (|γ| = {f(abs(gamma))})"),
     ]
     body = "".join(f"<tr><td {cell}>{k}</td><td {cell}>{v}</td></tr>" for k, v in rows)
     shrink = stats["expected_out_std"] / abs(gamma) if gamma else 1.0
     note = (
-        f"ε is {f(eps / stats['var'])} × σ²: the output std is only {shrink:.0%} of |γ| "
-        "(γ·σ/√(σ²+ε)), ε damps a unit that barely varies"
+        _f(
+            "ε is {f} × σ²: the output std is only {shrink:.0%} of |γ| (γ·σ/√(σ²+ε)), ε damps a "
+            "unit that barely varies",
+            f=f(eps / stats["var"]),
+            shrink=shrink,
+        )
         if shrink < 0.99
-        else "ε ≪ σ²: the output has mean β and std |γ|, whatever the input's mean and spread"
+        else _("ε ≪ σ²: the output has mean β and std |γ|, whatever the input's mean and spread")
     )
     return (
         f'<table style="font-family:monospace;font-size:12px">{body}</table>'
@@ -235,7 +240,7 @@ def batchnorm_explorer(m: int = 256, seed: int = 0):
             **common,
         ),
         "mean": widgets.FloatSlider(
-            value=10.0, min=-20.0, max=20.0, step=0.5, description="input mean", **common
+            value=10.0, min=-20.0, max=20.0, step=0.5, description=_("input mean"), **common
         ),
         "spread": widgets.FloatLogSlider(
             value=4.0,
@@ -243,12 +248,12 @@ def batchnorm_explorer(m: int = 256, seed: int = 0):
             min=-3,
             max=1,
             step=0.1,
-            description="input std",
+            description=_("input std"),
             readout_format=".3g",
             **common,
         ),
         "shape": widgets.Dropdown(
-            options=SHAPES, value="normal", description="shape", style=style, layout=layout
+            options=SHAPES, value="normal", description=_("shape"), style=style, layout=layout
         ),
     }
 
@@ -312,7 +317,7 @@ def plot_computational_graph() -> Figure:
         texts[name] = ax.text(x, y, label, ha="center", va="center", fontsize=10, bbox=style)
     fig.canvas.draw()  # the boxes need a size before arrows can be clipped to them
     for a, b, local in _EDGES:
-        (x0, y0, _), (x1, y1, _) = _NODES[a], _NODES[b]
+        (x0, y0, _unused), (x1, y1, _unused) = _NODES[a], _NODES[b]
         rad = -0.16 if (a, b) == ("d", "xhat") else 0.0
         ax.annotate(
             "",
@@ -342,8 +347,10 @@ def plot_computational_graph() -> Figure:
     ax.text(
         -0.3,
         -0.62,
-        "black: the forward pass of one feature (i = 1…m);  red: the local derivative of "
-        "each edge, multiplied in on the way back; z and d feed two nodes: their gradients add",
+        fig_(
+            "black: the forward pass of one feature (i = 1…m);  red: the local derivative of "
+            "each edge, multiplied in on the way back; z and d feed two nodes: their gradients add"
+        ),
         fontsize=8.5,
         color="0.3",
     )
@@ -362,7 +369,7 @@ def gradcheck_errors(
     z = rng.normal(1.0, 2.0, (m, n))
     gamma, beta = rng.uniform(0.5, 2.0, n), rng.normal(0.0, 1.0, n)
     dout = upstream_gradient((m, n), seed=seed + 1)
-    _, cache = batchnorm_forward(z, gamma, beta, eps)
+    _unused, cache = batchnorm_forward(z, gamma, beta, eps)
     dz = batchnorm_backward(dout, cache)[0]
 
     def forward(a: np.ndarray) -> np.ndarray:
@@ -388,7 +395,7 @@ def plot_gradcheck_steps(seed: int = 0) -> Figure:
     ax.text(
         2e-12,
         errors.min() / 3,
-        f"below {CORRECT_BELOW:.0e}: correct",
+        fig_f("below {CORRECT_BELOW:.0e}: correct", CORRECT_BELOW=CORRECT_BELOW),
         fontsize=8,
         color="#1a7f37",
         va="center",
@@ -396,14 +403,16 @@ def plot_gradcheck_steps(seed: int = 0) -> Figure:
     ax.text(
         1.2e-5,
         errors.max() * 3,
-        f"above {BUG_ABOVE:.0e}: a bug",
+        fig_f("above {BUG_ABOVE:.0e}: a bug", BUG_ABOVE=BUG_ABOVE),
         fontsize=8,
         color="#b42318",
         va="center",
     )
-    ax.set_xlabel("step h")
-    ax.set_ylabel("relative error of dz")
-    ax.set_title("central differences: rounding (left) against truncation (right)", fontsize=10)
+    ax.set_xlabel(fig_("step h"))
+    ax.set_ylabel(fig_("relative error of dz"))
+    ax.set_title(
+        fig_("central differences: rounding (left) against truncation (right)"), fontsize=10
+    )
     return fig
 
 
@@ -415,10 +424,10 @@ def plot_eps_effect(gamma: float = 1.0) -> Figure:
     for eps, ls in ((1e-5, "-"), (1e-3, "--"), (1e-1, ":")):
         ax.semilogx(sigma, gamma * sigma / np.sqrt(sigma**2 + eps), ls, label=f"ε = {eps:g}")
         ax.axvline(np.sqrt(eps), color="0.8", lw=0.8, zorder=0)
-    ax.set_xlabel("batch standard deviation σ of the feature")
-    ax.set_ylabel("output std / γ")
+    ax.set_xlabel(fig_("batch standard deviation σ of the feature"))
+    ax.set_ylabel(fig_("output std / γ"))
     ax.set_title(
-        r"$\gamma\,\sigma/\sqrt{\sigma^2+\varepsilon}$: features with σ ≪ √ε are damped",
+        fig_(r"$\gamma\,\sigma/\sqrt{\sigma^2+\varepsilon}$: features with σ ≪ √ε are damped"),
         fontsize=10,
     )
     ax.legend(fontsize=8, loc="upper left")

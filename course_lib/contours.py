@@ -43,6 +43,7 @@ from .descent import (
     squared_error_hessian,
     stable_lr_bound,
 )
+from .i18n import _, _f, fig_, fig_f
 from .normalization import fit_normalizer, normalize
 
 __all__ = [
@@ -85,7 +86,7 @@ class ProfileCost:
             raise ValueError(
                 f"X must have exactly 2 features to draw J over (w1, w2), got {X.shape}"
             )
-        w_star, _, j_min = least_squares(X, y)
+        w_star, _unused, j_min = least_squares(X, y)
         S = squared_error_hessian(X - X.mean(axis=0), fit_intercept=False)
         return cls(S, w_star, j_min, j_min + 0.5 * float(w_star @ S @ w_star))
 
@@ -130,7 +131,7 @@ class ProfileCost:
         e = w - self.w_star
         path = [e]
         big = 1e6 * (1.0 + float(np.abs(e).max()) + float(np.abs(self.w_star).max()))
-        for _ in range(int(steps)):
+        for _unused in range(int(steps)):
             e = A @ e
             path.append(e)
             if not np.all(np.abs(e) < big):
@@ -211,12 +212,19 @@ def plot_raw_vs_normalized(
         gap = (costs[-1] - cost.j_min) / (cost.j0 - cost.j_min)
         gap_text = f"{gap:.1e}" if gap > 1e-13 else "0 (round-off)"
         ax.set_title(
-            f"{name}: κ(S) = {_fmt(cost.kappa)}, lr = {_fmt(lr)}\n"
-            f"after {len(path) - 1} steps: (J − Jmin)/(J0 − Jmin) = {gap_text}",
+            fig_f(
+                "{name}: κ(S) = {fmt}, lr = {fmt2}\nafter {x} steps: (J − Jmin)/(J0 − Jmin) = "
+                "{gap_text}",
+                name=name,
+                fmt=_fmt(cost.kappa),
+                fmt2=_fmt(lr),
+                x=len(path) - 1,
+                gap_text=gap_text,
+            ),
             fontsize=9.5,
         )
     fig.suptitle(
-        "J over $(w_1, w_2)$, b at its optimum: same contour levels in both panels",
+        fig_("J over $(w_1, w_2)$, b at its optimum: same contour levels in both panels"),
         fontsize=11,
     )
     return fig
@@ -233,7 +241,7 @@ def plot_convergence(
     2/(lambda_min + lambda_max) of its Hessian (1/m) [X, 1]^T [X, 1]."""
     X = as_matrix(X, "X")
     mu, sigma = fit_normalizer(X)
-    _, _, j_min = least_squares(X, y)
+    _unused, _unused, j_min = least_squares(X, y)
     fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
     versions = (("raw", X, "#b42318"), ("normalized", normalize(X, mu, sigma), "#1f77b4"))
     for name, A, color in versions:
@@ -251,9 +259,9 @@ def plot_convergence(
         ax.semilogy(np.maximum(gap, 1e-16), color=color, label=label)
     ax.axhline(1e-6, color="0.6", lw=0.8, ls="--")
     ax.set_ylim(1e-12, 2)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("(J − Jmin) / (J0 − Jmin)")
-    ax.set_title("gradient descent on (w, b), each at its own learning rate", fontsize=10)
+    ax.set_xlabel(fig_("iteration"))
+    ax.set_ylabel(fig_("(J − Jmin) / (J0 − Jmin)"))
+    ax.set_title(fig_("gradient descent on (w, b), each at its own learning rate"), fontsize=10)
     ax.legend(fontsize=8.5, loc="upper right")
     return fig
 
@@ -293,11 +301,11 @@ class _ExplorerView:
         right.set_ylim(1e-9, 1e3)
         right.yaxis.set_major_locator(FixedLocator([1e-9, 1e-6, 1e-3, 1.0, 1e3]))
         right.yaxis.set_major_formatter(
-            FuncFormatter(lambda v, _: f"{v:.0e}".replace("+0", "").replace("-0", "-"))
+            FuncFormatter(lambda v, _unused: f"{v:.0e}".replace("+0", "").replace("-0", "-"))
         )
         right.yaxis.set_minor_locator(NullLocator())
-        right.set_xlabel("step", labelpad=1)
-        right.set_title("(J − Jmin) / (J0 − Jmin) per step", fontsize=10, y=1.01)
+        right.set_xlabel(fig_("step"), labelpad=1)
+        right.set_title(fig_("(J − Jmin) / (J0 − Jmin) per step"), fontsize=10, y=1.01)
 
     def draw_contours(self, scale: float) -> None:
         """The contour lines of the cost for x1 scaled by ``scale`` (replacing any)."""
@@ -325,7 +333,9 @@ class _ExplorerView:
         self.path.set_data(path[:, 0], path[:, 1])
         self.start.set_data([path[0, 0]], [path[0, 1]])
         self.star.set_data([cost.w_star[0]], [cost.w_star[1]])
-        self.title.set_text(f"x₁ scaled by {scale:g}: κ(S) = {cost.kappa:.3g}")
+        self.title.set_text(
+            fig_f("x₁ scaled by {scale:g}: κ(S) = {kappa:.3g}", scale=scale, kappa=cost.kappa)
+        )
         gap = (costs - cost.j_min) / (cost.j0 - cost.j_min)
         self.curve.set_data(np.arange(len(gap)), np.maximum(gap, 1e-300))
         self.ax_cost.set_xlim(0, step_axis(steps))  # the live widget's axis too
@@ -354,25 +364,32 @@ def _explorer_html(info: dict) -> str:
     q_flat, q_steep = info["factors"]  # |1 - lr lambda| for lambda_min, lambda_max
     at_bound = abs(q_steep - 1.0) < 1e-9  # lr = 2/lambda_max up to round-off
     if info["iterations"] is None:
-        its = "never (|1 − lr·λmax| ≥ 1)" if q_steep >= 1 or at_bound else "> 10⁷"
+        its = _("never (|1 − lr·λmax| ≥ 1)") if q_steep >= 1 or at_bound else "> 10⁷"
     else:
         its = str(info["iterations"])
     if at_bound:
-        state = '<b style="color:#b42318">oscillates forever: lr = 2/λmax</b>'
+        state = _('<b style="color:#b42318">oscillates forever: lr = 2/λmax</b>')
     elif q_steep > 1:
-        state = '<b style="color:#b42318">diverges: lr > 2/λmax</b>'
+        state = _('<b style="color:#b42318">diverges: lr > 2/λmax</b>')
     else:
         state = "converges"
-    return (
-        '<div style="font-family:monospace;font-size:12px;line-height:1.5">'
-        f"condition number κ(S) = λmax/λmin = {info['kappa']:.4g}<br>"
-        f"stable bound 2/λmax = {info['lr_bound']:.4g}<br>"
-        f"learning rate lr = {info['lr']:.4g}: {state}<br>"
-        f"best fixed lr = {info['lr_optimal_factor']:.3f} × bound<br>"
-        f"per-step factors |1 − lr·λ|: {q_steep:.3f} (steep), {q_flat:.3f} (flat)<br>"
-        f"after {info['steps_done']} steps: (J − Jmin)/(J0 − Jmin) = {info['gap']:.2e}<br>"
-        f"steps to reach 1e-6: {its}<br>"
-        "■ start (w = 0)   ★ minimum</div>"
+    return _f(
+        '<div style="font-family:monospace;font-size:12px;line-height:1.5">condition number '
+        "κ(S) = λmax/λmin = {info:.4g}<br>stable bound 2/λmax = {info2:.4g}<br>learning rate lr "
+        "= {info3:.4g}: {state}<br>best fixed lr = {info4:.3f} × bound<br>per-step factors |1 − "
+        "lr·λ|: {q_steep:.3f} (steep), {q_flat:.3f} (flat)<br>after {info5} steps: (J − "
+        "Jmin)/(J0 − Jmin) = {info6:.2e}<br>steps to reach 1e-6: {its}<br>■ start (w = 0)   ★ "
+        "minimum</div>",
+        info=info["kappa"],
+        info2=info["lr_bound"],
+        info3=info["lr"],
+        state=state,
+        info4=info["lr_optimal_factor"],
+        q_steep=q_steep,
+        q_flat=q_flat,
+        info5=info["steps_done"],
+        info6=info["gap"],
+        its=its,
     )
 
 
@@ -446,7 +463,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
         "scale": widgets.SelectionSlider(
             options=[(f"{s:g}", s) for s in SCALES],
             value=_closest(SCALES, scale),
-            description="x₁ scale (σ₁/σ₂)",
+            description=_("x₁ scale (σ₁/σ₂)"),
             continuous_update=False,
             style=style,
             layout=layout,
@@ -454,7 +471,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
         "lr": widgets.SelectionSlider(
             options=[(f"{f:g}", f) for f in LR_FACTORS],
             value=_closest(LR_FACTORS, lr_factor),
-            description="lr / (2/λmax)",
+            description=_("lr / (2/λmax)"),
             continuous_update=False,
             style=style,
             layout=layout,
@@ -463,7 +480,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
             value=int(steps),
             min=1,
             max=150,
-            description="steps",
+            description=_("steps"),
             continuous_update=False,
             style=style,
             layout=layout,

@@ -36,6 +36,7 @@ import numpy as np
 
 from . import gradcheck
 from ._validation import as_matrix, as_vector, check_positive, real_array
+from .i18n import _f
 from .normalization import fit_normalizer, normalize
 
 __all__ = [
@@ -270,8 +271,12 @@ class DescentPath:
 
     def __repr__(self) -> str:
         end = "diverged" if self.diverged else f"J = {self.cost[-1]:.4g}"
-        return (
-            f"DescentPath({self.steps} steps, lr = {self.lr:.4g}, J0 = {self.cost[0]:.4g}, {end})"
+        return _f(
+            "DescentPath({steps} steps, lr = {lr:.4g}, J0 = {cost:.4g}, {end})",
+            steps=self.steps,
+            lr=self.lr,
+            cost=self.cost[0],
+            end=end,
         )
 
 
@@ -350,7 +355,7 @@ def least_squares(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float, floa
     X = _float_matrix(X)
     y = _targets(y, X.shape[0])
     mu, y_bar = X.mean(axis=0), y.mean()
-    w, *_ = np.linalg.lstsq(X - mu, y - y_bar, rcond=None)
+    w, *_unused = np.linalg.lstsq(X - mu, y - y_bar, rcond=None)
     b = float(y_bar - mu @ w)
     r = X @ w + b - y
     return w, b, float(0.5 * np.mean(r * r))
@@ -387,7 +392,7 @@ def logistic_minimum(
 
     theta = np.zeros(n + 1)
     j = cost(theta)
-    for _ in range(max_iter):
+    for _unused in range(max_iter):
         p = _softplus_sigmoid(X1 @ theta)[1]
         grad = X1.T @ (p - y) / m + penalty * theta
         H = (X1 * (p * (1.0 - p))[:, None]).T @ X1 / m + np.diag(penalty)
@@ -626,7 +631,12 @@ class SpeedupTable:
         def its(r: Run) -> str:
             return f"> {self.max_iter}" if r.iterations is None else str(r.iterations)
 
-        head = f"{self.dataset}, {self.loss} loss; converged when {self.criterion}"
+        head = _f(
+            "{dataset}, {loss} loss; converged when {criterion}",
+            dataset=self.dataset,
+            loss=self.loss,
+            criterion=self.criterion,
+        )
         rows = [
             f"{'data':<11}{'kappa(H)':>10}{'lr bound':>11}{'best lr':>11}{'= bound x':>11}"
             f"{'iterations':>12}"
@@ -639,10 +649,15 @@ class SpeedupTable:
         for r in (self.raw, self.normalized):
             if r.gap_at_end is not None:
                 rows.append(
-                    f"{r.data} did not converge: after {self.max_iter} steps its gap"
-                    f" (J - J_min)/(J0 - J_min) was still {r.gap_at_end:.2g}"
+                    _f(
+                        "{data} did not converge: after {max_iter} steps its gap (J - "
+                        "J_min)/(J0 - J_min) was still {gap_at_end:.2g}",
+                        data=r.data,
+                        max_iter=self.max_iter,
+                        gap_at_end=r.gap_at_end,
+                    )
                 )
-        tail = f"ratio raw / normalized iterations: {self.ratio_text}"
+        tail = _f("ratio raw / normalized iterations: {ratio_text}", ratio_text=self.ratio_text)
         return "\n".join([head, *rows, tail])
 
     __repr__ = __str__

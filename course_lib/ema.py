@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validation import check_beta
+from .i18n import _, fig_, fig_f
 
 # The population the widget and the figures sample from: the pre-activation z of
 # one hidden unit, z ~ N(3, 2^2). Far from Batch Norm's starting estimates (0 and 1),
@@ -155,9 +156,9 @@ def plot_ema_weights(betas=(0.5, 0.9, 0.98), t: int = 120):
             )
     ax.set_yscale("log")
     ax.set_ylim(1e-5, 1)
-    ax.set_xlabel("age of the value (steps before the newest)")
-    ax.set_ylabel("weight in $v_t$")
-    ax.set_title("Exponentially weighted average: weights decay by β per step", fontsize=10)
+    ax.set_xlabel(fig_("age of the value (steps before the newest)"))
+    ax.set_ylabel(fig_("weight in $v_t$"))
+    ax.set_title(fig_("Exponentially weighted average: weights decay by β per step"), fontsize=10)
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -172,13 +173,18 @@ def plot_smoothing(betas=(0.5, 0.9, 0.99), steps: int = 200, seed: int = 0):
     rng = np.random.default_rng(seed)
     theta = drift + rng.normal(0.0, POP_STD / np.sqrt(16), size=steps)  # batches of 16
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    ax.plot(t, theta, ".", color="0.6", ms=3, label="batch means $θ_t$")
-    ax.plot(t, drift, color="k", lw=1, ls="--", label="true mean (drifting)")
+    ax.plot(t, theta, ".", color="0.6", ms=3, label=fig_("batch means $θ_t$"))
+    ax.plot(t, drift, color="k", lw=1, ls="--", label=fig_("true mean (drifting)"))
     for beta in betas:
-        ax.plot(t, bias_corrected_average(theta, beta), lw=1.6, label=f"β = {beta:g}, corrected")
-    ax.set_xlabel("training step t")
-    ax.set_ylabel("mean of z")
-    ax.set_title("Small β follows the noise, large β lags behind the drift", fontsize=10)
+        ax.plot(
+            t,
+            bias_corrected_average(theta, beta),
+            lw=1.6,
+            label=fig_f("β = {beta:g}, corrected", beta=beta),
+        )
+    ax.set_xlabel(fig_("training step t"))
+    ax.set_ylabel(fig_("mean of z"))
+    ax.set_title(fig_("Small β follows the noise, large β lags behind the drift"), fontsize=10)
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
@@ -191,13 +197,17 @@ def plot_bias_correction(beta: float = 0.98, steps: int = 150, batch_size: int =
     s = batch_stream(batch_size, steps)
     t = np.arange(1, steps + 1)
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
-    ax.plot(t, s.means, ".", color="0.6", ms=3, label="batch means $θ_t$")
-    ax.axhline(POP_MEAN, color="k", lw=1, ls="--", label=f"true mean {POP_MEAN:g}")
-    ax.plot(t, exponentially_weighted_average(s.means, beta), label="$v_t$ (start 0)")
+    ax.plot(t, s.means, ".", color="0.6", ms=3, label=fig_("batch means $θ_t$"))
+    ax.axhline(
+        POP_MEAN, color="k", lw=1, ls="--", label=fig_f("true mean {POP_MEAN:g}", POP_MEAN=POP_MEAN)
+    )
+    ax.plot(t, exponentially_weighted_average(s.means, beta), label=fig_("$v_t$ (start 0)"))
     ax.plot(t, bias_corrected_average(s.means, beta), label="$v_t / (1-β^t)$")
-    ax.set_xlabel("step t")
-    ax.set_ylabel("estimate of the mean")
-    ax.set_title(f"Bias at the start and its correction, β = {beta:g}", fontsize=10)
+    ax.set_xlabel(fig_("step t"))
+    ax.set_ylabel(fig_("estimate of the mean"))
+    ax.set_title(
+        fig_f("Bias at the start and its correction, β = {beta:g}", beta=beta), fontsize=10
+    )
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
@@ -231,15 +241,17 @@ class _RunningEstimatesPlot:
     def __init__(self, ax_mean, ax_var, xmax: int | None = None):
         self.ax_mean, self.ax_var, self.xmax = ax_mean, ax_var, xmax
         dots = {"ls": "none", "marker": ".", "ms": 3, "color": "0.65"}
-        (self.mean_dots,) = ax_mean.plot([], [], **dots, label="batch means")
-        (self.mean_ema,) = ax_mean.plot([], [], color="C0", lw=1.6, label="EWA, start 0")
-        (self.mean_cor,) = ax_mean.plot([], [], color="C1", lw=1.6, label="bias-corrected")
-        ax_mean.axhline(POP_MEAN, color="k", ls="--", lw=1, label="population")
-        (self.var_dots,) = ax_var.plot([], [], **dots, label="unbiased batch var.")
-        (self.var_unb,) = ax_var.plot([], [], color="C0", lw=1.6, label="EWA unbiased (PyTorch)")
-        (self.var_cor,) = ax_var.plot([], [], color="C1", lw=1.6, label="bias-corrected")
-        (self.var_bia,) = ax_var.plot([], [], color="C3", lw=1.2, label="EWA biased (Keras)")
-        ax_var.axhline(POP_STD**2, color="k", ls="--", lw=1, label="population")
+        (self.mean_dots,) = ax_mean.plot([], [], **dots, label=fig_("batch means"))
+        (self.mean_ema,) = ax_mean.plot([], [], color="C0", lw=1.6, label=fig_("EWA, start 0"))
+        (self.mean_cor,) = ax_mean.plot([], [], color="C1", lw=1.6, label=fig_("bias-corrected"))
+        ax_mean.axhline(POP_MEAN, color="k", ls="--", lw=1, label=fig_("population"))
+        (self.var_dots,) = ax_var.plot([], [], **dots, label=fig_("unbiased batch var."))
+        (self.var_unb,) = ax_var.plot(
+            [], [], color="C0", lw=1.6, label=fig_("EWA unbiased (PyTorch)")
+        )
+        (self.var_cor,) = ax_var.plot([], [], color="C1", lw=1.6, label=fig_("bias-corrected"))
+        (self.var_bia,) = ax_var.plot([], [], color="C3", lw=1.2, label=fig_("EWA biased (Keras)"))
+        ax_var.axhline(POP_STD**2, color="k", ls="--", lw=1, label=fig_("population"))
         self.lines = (
             self.mean_dots,
             self.mean_ema,
@@ -251,10 +263,10 @@ class _RunningEstimatesPlot:
         )
         ax_mean.set_ylim(-0.5, 7.0)  # fixed limits: moving a slider moves the lines only
         ax_var.set_ylim(0.0, 11.0)
-        ax_mean.set_title("running mean (starts at 0)", fontsize=9)
-        ax_var.set_title("running variance (starts at 1)", fontsize=9)
+        ax_mean.set_title(fig_("running mean (starts at 0)"), fontsize=9)
+        ax_var.set_title(fig_("running variance (starts at 1)"), fontsize=9)
         for ax in (ax_mean, ax_var):
-            ax.set_xlabel("training step", fontsize=8, labelpad=1)
+            ax.set_xlabel(fig_("training step"), fontsize=8, labelpad=1)
             ax.tick_params(labelsize=7)
             if xmax is not None:
                 ax.set_xlim(0, xmax + 1)
@@ -299,7 +311,15 @@ def plot_running_estimates(beta: float = 0.9, batch_size: int = 8, steps: int = 
     fig.subplots_adjust(**_MARGINS)
     plot = _RunningEstimatesPlot(ax_m, ax_v)
     plot.update(batch_stream(batch_size, steps, seed), check_beta(beta), steps)
-    fig.suptitle(f"β = {beta:g}, batch size {batch_size}, {steps} steps", fontsize=10)
+    fig.suptitle(
+        fig_f(
+            "β = {beta:g}, batch size {batch_size}, {steps} steps",
+            beta=beta,
+            batch_size=batch_size,
+            steps=steps,
+        ),
+        fontsize=10,
+    )
     return fig
 
 
@@ -307,19 +327,22 @@ def estimates_summary(est: Estimates, beta: float, batch_size: int, steps: int) 
     """The explorer's numbers as a small HTML table."""
     m = batch_size
     rows = [
-        ("effective window 1/(1−β)", f"{effective_window(beta):.4g} steps"),
-        ("weight left on the start value β<sup>t</sup>", f"{beta**steps:.3g}"),
+        (_("effective window 1/(1−β)"), f"{effective_window(beta):.4g} steps"),
+        (_("weight left on the start value β<sup>t</sup>"), f"{beta**steps:.3g}"),
         (
-            "running mean (start 0) / bias-corrected",
+            _("running mean (start 0) / bias-corrected"),
             f"{est.mean_ema:.3f} / {est.mean_corrected:.3f}",
         ),
-        ("population mean", f"{POP_MEAN:.3f}"),
+        (_("population mean"), f"{POP_MEAN:.3f}"),
         (
-            "running var., unbiased / bias-corrected",
+            _("running var., unbiased / bias-corrected"),
             f"{est.var_unbiased:.3f} / {est.var_corrected:.3f}",
         ),
-        ("running var., biased (Keras)", f"{est.var_biased:.3f}"),
-        ("population var. / (m−1)/m of it", f"{POP_STD**2:.3f} / {(m - 1) / m * POP_STD**2:.3f}"),
+        (_("running var., biased (Keras)"), f"{est.var_biased:.3f}"),
+        (
+            _("population var. / (m−1)/m of it"),
+            f"{POP_STD**2:.3f} / {(m - 1) / m * POP_STD**2:.3f}",
+        ),
     ]
     body = "".join(
         f"<tr><td style='text-align:left;padding:0 8px'>{k}</td>"
@@ -384,10 +407,16 @@ def ema_explorer(seed: int = 0):
         options=BETAS, value=0.9, description="β", style=style, layout=layout
     )
     m_s = widgets.SelectionSlider(
-        options=BATCH_SIZES, value=8, description="batch size m", style=style, layout=layout
+        options=BATCH_SIZES, value=8, description=_("batch size m"), style=style, layout=layout
     )
     steps_s = widgets.IntSlider(
-        value=200, min=10, max=MAX_STEPS, step=10, description="steps", style=style, layout=layout
+        value=200,
+        min=10,
+        max=MAX_STEPS,
+        step=10,
+        description=_("steps"),
+        style=style,
+        layout=layout,
     )
     image = widgets.Image(format="png")
     numbers = widgets.HTML()

@@ -26,6 +26,7 @@ import numpy as np
 
 from . import gradcheck
 from .data import digits
+from .i18n import _, _f, ljust
 from .network import MLP, History, make_optimizer, train
 from .normalization import fit_normalizer, normalize
 
@@ -54,9 +55,11 @@ class DigitsData:
     raw_val: np.ndarray
 
     def __repr__(self) -> str:
-        return (
-            f"DigitsData(train {self.X_train.shape}, validation {self.X_val.shape}, "
-            "inputs normalized with the training mean and std)"
+        return _f(
+            "DigitsData(train {shape}, validation {shape2}, inputs normalized with the training "
+            "mean and std)",
+            shape=self.X_train.shape,
+            shape2=self.X_val.shape,
         )
 
 
@@ -236,8 +239,8 @@ class Comparison:
 
     def table(self, at: Sequence[int] = (100, 300, 600, 1200)) -> str:
         lines = [
-            f"validation accuracy (lr {self.lr:g}, batch {BATCH}, SGD)",
-            "  steps   plain    BN",
+            _f("validation accuracy (lr {lr:g}, batch {BATCH}, SGD)", lr=self.lr, BATCH=BATCH),
+            _("  steps   plain    BN"),
         ]
         for s in at:
             p, b = self.accuracy_at(s)
@@ -311,7 +314,7 @@ def _known(key: tuple, steps: int, target: float) -> tuple[np.ndarray, np.ndarra
     "when did it reach ``target``, within ``steps``?" exactly; else None."""
     if key not in _RUNS:
         return None
-    at, acc, _, stopped_at, diverged = _RUNS[key]
+    at, acc, _unused, stopped_at, diverged = _RUNS[key]
     long_enough = at[-1] >= steps
     reached_higher = stopped_at is not None and acc[-1] >= stopped_at and target <= stopped_at
     if diverged or long_enough or reached_higher:
@@ -416,15 +419,21 @@ class SpeedTable:
     def table(self) -> str:
         cap = next(iter(self.rows.values())).cap
         lines = [
-            f"steps to {self.target:.0%} validation accuracy, lr {self.lr:g}, "
-            f"seeds {self.seeds[0]}-{self.seeds[-1]}: median (fastest - slowest seed)"
+            _f(
+                "steps to {target:.0%} validation accuracy, lr {lr:g}, seeds {seeds}-{seeds2}: "
+                "median (fastest - slowest seed)",
+                target=self.target,
+                lr=self.lr,
+                seeds=self.seeds[0],
+                seeds2=self.seeds[-1],
+            )
         ]
         width = max(len(k) for k in self.rows) + 2
         for label, r in self.rows.items():
             if r.all_reached:
                 cell = f"{r.median:>5}  ({min(r.steps)} - {max(r.steps)})"
             else:
-                cell = f"    -  (not every seed within {cap} steps)"
+                cell = _f("    -  (not every seed within {cap} steps)", cap=cap)
             lines.append(f"  {label:<{width}}{cell}")
         return "\n".join(lines)
 
@@ -462,8 +471,13 @@ class Grid:
         n_seeds = len(next(iter(self.cells.values()))[0].steps)
         width = max(len(k) for k in self.cells) + 2
         lines = [
-            f"median steps to {self.target:.0%} validation accuracy over {n_seeds} seeds "
-            f"(-: not every seed within {self.steps} steps)",
+            _f(
+                "median steps to {target:.0%} validation accuracy over {n_seeds} seeds (-: not "
+                "every seed within {steps} steps)",
+                target=self.target,
+                n_seeds=n_seeds,
+                steps=self.steps,
+            ),
             f"  {self.setting:<{width}}" + "".join(f"{v:>7g}" for v in self.values),
         ]
         for label, row in self.cells.items():
@@ -536,12 +550,17 @@ class Drift:
 
     def table(self) -> str:
         lines = [
-            f"layer {self.layer}, on the validation digits in inference mode, step {self.start}"
-            f" -> {self.end} (median over the units)",
+            _f(
+                "layer {layer}, on the validation digits in inference mode, step {start} -> "
+                "{end} (median over the units)",
+                layer=self.layer,
+                start=self.start,
+                end=self.end,
+            ),
             f"  {'':<34}{'mean moved':>11}{'spread x':>10}",
             f"  {'':<34}{'(spreads)':>11}",
         ]
-        for label, (moved, factor, _) in self.rows.items():
+        for label, (moved, factor, _unused) in self.rows.items():
             lines.append(f"  {label:<34}{moved:>11.2f}{factor:>10.2f}")
         return "\n".join(lines)
 
@@ -596,7 +615,7 @@ def batch_statistics_noise(
     out = []
     for b in batch_sizes:
         outs = []
-        for _ in range(trials):
+        for _unused in range(trials):
             rows = np.concatenate([[0], rng.choice(rest, b - 1, replace=False)])
             outs.append(model.layer_values(X[rows], training=True)[layer]["z"][0])
         out.append(float(np.std(outs, axis=0).mean()))
@@ -613,12 +632,15 @@ class BiasResult:
 
     def __str__(self) -> str:
         # Round-off is reported as a bound: its digits differ from machine to machine.
-        return (
-            f"largest |dL/dW| of the hidden layers:  {self.max_grad_W:.1e}\n"
-            f"largest |dL/db| of the hidden layers:  below {_bound(self.max_grad_b)} "
-            f"(round-off: 0 in exact arithmetic)\n"
-            f"largest change of the logits after setting b[1], b[2], b[3] to random values "
-            f"of size 5: below {_bound(self.output_change)} (logits up to {self.max_output:.1f})"
+        return _f(
+            "largest |dL/dW| of the hidden layers:  {max_grad_W:.1e}\nlargest |dL/db| of the "
+            "hidden layers:  below {bound} (round-off: 0 in exact arithmetic)\nlargest change "
+            "of the logits after setting b[1], b[2], b[3] to random values of size 5: below "
+            "{bound2} (logits up to {max_output:.1f})",
+            max_grad_W=self.max_grad_W,
+            bound=_bound(self.max_grad_b),
+            bound2=_bound(self.output_change),
+            max_output=self.max_output,
         )
 
 
@@ -636,7 +658,7 @@ def bias_redundancy(seed: int = 0) -> BiasResult:
     data = digits_data()
     model = make_mlp(True, seed, hidden_bias=True)
     X, y = data.X_train[:BATCH], data.y_train[:BATCH]
-    _, grads = model.loss_and_grads(X, y, update_stats=False)
+    _unused, grads = model.loss_and_grads(X, y, update_stats=False)
     hidden = range(1, model.n_hidden + 1)
     gb = max(float(np.abs(grads[f"b{l}"]).max()) for l in hidden)
     gw = max(float(np.abs(grads[f"W{l}"]).max()) for l in hidden)
@@ -670,7 +692,7 @@ class OptimizerResult:
     lrs: dict
 
     def table(self) -> str:
-        lines = ["optimizer   lr       val acc   gamma (3 units)          beta (3 units)"]
+        lines = [_("optimizer   lr       val acc   gamma (3 units)          beta (3 units)")]
         for name, h in self.histories.items():
             g = np.array2string(self.gamma[name][-1], precision=3, floatmode="fixed")
             b = np.array2string(self.beta[name][-1], precision=3, floatmode="fixed")
@@ -705,8 +727,8 @@ def optimizer_comparison(
             monitor=monitor,
         )
         hists[name] = h
-        gammas[name] = np.array([g for g, _ in h.monitor])
-        betas[name] = np.array([b for _, b in h.monitor])
+        gammas[name] = np.array([g for g, _unused in h.monitor])
+        betas[name] = np.array([b for _unused, b in h.monitor])
     return OptimizerResult(hists, gammas, betas, lrs)
 
 
@@ -721,12 +743,12 @@ def gradient_coupling(
     The model is not changed (a copy is stepped)."""
     layer = model.n_hidden if layer is None else layer
     probe = model.copy()
-    _, grads = probe.loss_and_grads(X, y, update_stats=False)
+    _unused, grads = probe.loss_and_grads(X, y, update_stats=False)
     G = {k: g.copy() for k, g in grads.items()}
     for name, g in G.items():
         if int("".join(c for c in name if c.isdigit())) < layer:  # W2 -> 2, gamma1 -> 1
             probe.params[name][...] -= lr * g
-    _, grads_after = probe.loss_and_grads(X, y, update_stats=False)
+    _unused, grads_after = probe.loss_and_grads(X, y, update_stats=False)
     before, after = G[f"W{layer}"], grads_after[f"W{layer}"]
     return float(np.linalg.norm(after - before) / np.linalg.norm(before))
 
@@ -746,7 +768,7 @@ def along_gradient(
     try:
         for eta in etas:
             model.set_flat_params(p0 - eta * g0)
-            loss, _ = model.loss_and_grads(X, y, update_stats=False)
+            loss, _unused = model.loss_and_grads(X, y, update_stats=False)
             losses.append(loss)
             changes.append(np.linalg.norm(model.flat_grads() - g0) / norm)
     finally:
@@ -766,15 +788,16 @@ class WhyResult:
 
     def table(self) -> str:
         lines = [
-            "mean over training                    without BN   with BN",
+            _("mean over training                    without BN   with BN"),
         ]
         rows = [
-            ("gradient coupling ||dG3|| / ||G3||", self.coupling),
-            ("loss range along the gradient", self.loss_range),
-            ("gradient change along the gradient", self.grad_change),
+            (_("gradient coupling ||dG3|| / ||G3||"), self.coupling),
+            (_("loss range along the gradient"), self.loss_range),
+            (_("gradient change along the gradient"), self.grad_change),
         ]
         for name, d in rows:
-            lines.append(f"{name:<36}{np.mean(d['plain']):>11.3g}{np.mean(d['bn']):>10.3g}")
+            plain, bn = np.mean(d["plain"]), np.mean(d["bn"])
+            lines.append(f"{ljust(name, 36)}{plain:>11.3g}{bn:>10.3g}")
         return "\n".join(lines)
 
 
@@ -913,7 +936,11 @@ class OverfitResult:
         n_seeds = len(next(iter(self.rows.values())))
         width = max(len(s.label) for s in self.settings) + 2
         lines = [
-            f"{self.n_train} training digits, {n_seeds} seeds: mean (lowest - highest seed)",
+            _f(
+                "{n_train} training digits, {n_seeds} seeds: mean (lowest - highest seed)",
+                n_train=self.n_train,
+                n_seeds=n_seeds,
+            ),
             f"  {'':<{width}}{'batch':>6}{'steps':>7}{'train acc':>11}"
             f"{'validation acc':>20}{'validation loss':>23}",
         ]

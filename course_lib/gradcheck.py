@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ._validation import check_positive
+from .i18n import _, _f
 
 DEFAULT_H = 1e-5
 CORRECT_BELOW = 1e-7  # relative error of a gradient check (float64, h = 1e-5): correct
@@ -68,16 +69,22 @@ def describe_error(error: float) -> str:
     printed as digits), "3.2e-01: a bug", "5.0e-06: look closer"."""
     said = verdict(error)
     if said == "correct":
-        return f"below {CORRECT_BELOW:.0e}: correct"
+        return _f("below {CORRECT_BELOW:.0e}: correct", CORRECT_BELOW=CORRECT_BELOW)
     if said == "not a number":
-        return "NaN or inf: the gradient or the function is not finite"
+        return _("NaN or inf: the gradient or the function is not finite")
     return f"{float(error):.1e}: {said}"
 
 
 def report(errors: dict[str, float]) -> None:
     """Print one line per gradient: "  dz      relative error below 1e-7: correct"."""
     for name, error in errors.items():
-        print(f"  {name:7s} relative error {describe_error(error)}")
+        print(
+            _f(
+                "  {name:7s} relative error {describe_error}",
+                name=name,
+                describe_error=describe_error(error),
+            )
+        )
 
 
 def upstream_gradient(shape: tuple[int, ...], seed: int = 0) -> np.ndarray:

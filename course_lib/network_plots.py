@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import experiments as ex
+from .i18n import _, _f, fig_, fig_f
 
 PLAIN_COLOR, BN_COLOR = "#c44e52", "#4c72b0"
 VALUE_BOX = {"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": BN_COLOR, "lw": 1.2}
@@ -82,8 +83,10 @@ def plot_network_diagram(sizes: tuple[int, ...] = ex.SIZES) -> Figure:
     ax.text(
         6.0,
         -1.3,
-        "hidden layer: linear without bias → Batch Norm (batch statistics in training, "
-        "running statistics at inference) → activation",
+        fig_(
+            "hidden layer: linear without bias → Batch Norm (batch statistics in training, "
+            "running statistics at inference) → activation"
+        ),
         ha="center",
         va="bottom",
         fontsize=9.5,
@@ -116,20 +119,25 @@ def plot_training_curves(comparison: ex.Comparison | None = None, target: float 
         if reached is not None:
             ax_a.axvline(reached, color=color, ls=":", lw=1.2)
             ax_a.annotate(
-                f"{reached} steps",
+                fig_f("{reached} steps", reached=reached),
                 (reached, 0.5 if color == PLAIN_COLOR else 0.3),
                 xytext=(4, 0),
                 textcoords="offset points",
                 color=color,
                 fontsize=9,
             )
-    ax_l.set(xlabel="step", ylabel="mini-batch cross-entropy", yscale="log", title="loss")
+    ax_l.set(
+        xlabel=fig_("step"),
+        ylabel=fig_("mini-batch cross-entropy"),
+        yscale="log",
+        title=fig_("loss"),
+    )
     ax_a.axhline(target, color="#888888", lw=0.8, ls="--")
     ax_a.set(
-        xlabel="step",
-        ylabel="validation accuracy",
+        xlabel=fig_("step"),
+        ylabel=fig_("validation accuracy"),
         ylim=(0, 1.01),
-        title=f"validation accuracy (dotted: first ≥ {target:.0%})",
+        title=fig_f("validation accuracy (dotted: first ≥ {target:.0%})", target=target),
     )
     ax_l.legend()
     ax_a.legend(loc="lower right")
@@ -147,11 +155,18 @@ def plot_percentiles(comparison: ex.Comparison | None = None) -> Figure:
     ):
         pct = run.probes["pct"]
         for j, (q, ls) in enumerate(zip(ex.PERCENTILES, (":", "-", "--"), strict=True)):
-            ax.plot(run.steps, pct[:, j], color=color, ls=ls, lw=1.6, label=f"{q}th percentile")
+            ax.plot(
+                run.steps,
+                pct[:, j],
+                color=color,
+                ls=ls,
+                lw=1.6,
+                label=fig_f("{q}th percentile", q=q),
+            )
         ax.fill_between(run.steps, pct[:, 0], pct[:, 2], color=color, alpha=0.12)
-        ax.set(title=f"{tag} {run.label}", xlabel="step")
+        ax.set(title=f"{tag} {run.label}", xlabel=fig_("step"))
         ax.legend(loc="lower right", fontsize=9)
-    axes[0].set_ylabel("input of a sigmoid in layer 3")
+    axes[0].set_ylabel(fig_("input of a sigmoid in layer 3"))
     return fig
 
 
@@ -182,7 +197,11 @@ def plot_grids(*grids: ex.Grid) -> Figure:
         ax.set_xticks(values, [f"{v:g}" for v in values])
         _no_minor_labels(ax)
         ax.set_ylabel(
-            f"best validation accuracy\n(a run stops at {grid.target:.0%} or {grid.steps} steps)"
+            fig_f(
+                "best validation accuracy\n(a run stops at {target:.0%} or {steps} steps)",
+                target=grid.target,
+                steps=grid.steps,
+            )
         )
         ax.legend(loc="lower center", fontsize=9)
     return fig
@@ -204,7 +223,7 @@ def plot_why(why: ex.WhyResult) -> Figure:
             ("bn", BN_COLOR, "with BN"),
         ):
             ax.plot(why.steps, data[name], color=color, lw=1.5, label=label)
-        ax.set(title=title, xlabel="step")
+        ax.set(title=title, xlabel=fig_("step"))
         ax.set_yscale("log")
         _no_minor_labels(ax)
     axes[0].legend(fontsize=9)
@@ -221,8 +240,8 @@ def plot_gamma_beta(result: ex.OptimizerResult) -> Figure:
             label = f"{name} (lr {result.lrs[name]:g})" if j == 0 else None
             ax_g.plot(h.eval_steps, result.gamma[name][:, j], color=color, lw=1.2, label=label)
             ax_b.plot(h.eval_steps, result.beta[name][:, j], color=color, lw=1.2)
-    ax_g.set(title=r"$\gamma^{[3]}$ of three units", xlabel="step")
-    ax_b.set(title=r"$\beta^{[3]}$ of the same units", xlabel="step")
+    ax_g.set(title=fig_(r"$\gamma^{[3]}$ of three units"), xlabel=fig_("step"))
+    ax_b.set(title=fig_(r"$\beta^{[3]}$ of the same units"), xlabel=fig_("step"))
     ax_g.legend(fontsize=9)
     return fig
 
@@ -255,7 +274,7 @@ class _HistogramGrid:
                 ax.set_xlim(edges[0], edges[-1])
                 self.titles.append(ax.set_title("", fontsize=9))
                 if r == 1:
-                    ax.set_xlabel(f"sigmoid input, layer {l + 1}", fontsize=9)
+                    ax.set_xlabel(fig_f("sigmoid input, layer {x}", x=l + 1), fontsize=9)
                 if l == 0:
                     ax.set_ylabel(run.label, fontsize=10)
             self.stairs.append((row_stairs, frac, mean, spread))
@@ -265,11 +284,11 @@ class _HistogramGrid:
     @property
     def artists(self) -> list:
         """The histograms, the only part of the figure that ``set_step`` changes."""
-        return [st for row, *_ in self.stairs for st in row]
+        return [st for row, *_unused in self.stairs for st in row]
 
     def set_step(self, k: int) -> None:
         """Show the histograms of evaluation ``k`` (the titles are left as they are)."""
-        for row_stairs, frac, _, _ in self.stairs:
+        for row_stairs, frac, _unused, _unused in self.stairs:
             for l, st in enumerate(row_stairs):
                 st.set_data(frac[k, l])
 
@@ -286,7 +305,7 @@ class _HistogramGrid:
                 f"mean {round(mean[k, l], 2) + 0.0:+.2f}, spread {spread[k, l]:.2f}"
                 for l in range(mean.shape[1])
             ]
-            for _, _, mean, spread in self.stairs
+            for _unused, _unused, mean, spread in self.stairs
         ]
         return head, cells
 
@@ -295,7 +314,7 @@ class _HistogramGrid:
         self.set_step(k)
         head, cells = self.numbers(k)
         for title, text in zip(self.titles, [t for row in cells for t in row], strict=True):
-            title.set_text(f"{text} (unit averages)")
+            title.set_text(fig_f("{text} (unit averages)", text=text))
         self.suptitle.set_text(head)
 
     def html(self, k: int) -> str:
@@ -310,10 +329,14 @@ class _HistogramGrid:
         layers = "".join(
             f"<th style='text-align:left'>layer {l + 1}</th>" for l in range(len(cells[0]))
         )
-        return (
-            f"<div style='font-family:sans-serif;font-size:12px'><b>{head}</b>"
-            f"<table><tr><th></th>{layers}</tr>{rows}</table>"
-            "<i>mean and spread of the sigmoid inputs, averaged over the units</i></div>"
+        return _f(
+            "<div "
+            "style='font-family:sans-serif;font-size:12px'><b>{head}</b><table><tr><th></th>"
+            "{layers}</tr>{rows}</table><i>mean "
+            "and spread of the sigmoid inputs, averaged over the units</i></div>",
+            head=head,
+            layers=layers,
+            rows=rows,
         )
 
 
@@ -388,7 +411,7 @@ def activation_explorer(comparison: ex.Comparison | None = None):
         min=0,
         max=int(steps[-1]),
         step=interval,
-        description="step",
+        description=_("step"),
         continuous_update=True,
         layout=widgets.Layout(width="684px"),
     )

@@ -29,6 +29,7 @@ import numpy as np
 
 from .convnet import ConvNet, train
 from .data import digits
+from .i18n import _f
 
 CHANNELS = (8, 16)
 HIDDEN = 64
@@ -66,9 +67,11 @@ class ImageData:
     sigma: float
 
     def __repr__(self) -> str:
-        return (
-            f"ImageData(train {self.X_train.shape}, validation {self.X_val.shape}, "
-            "8x8 images, one mean and std for all pixels)"
+        return _f(
+            "ImageData(train {shape}, validation {shape2}, 8x8 images, one mean and std for all "
+            "pixels)",
+            shape=self.X_train.shape,
+            shape2=self.X_val.shape,
         )
 
 
@@ -152,7 +155,10 @@ class BatchSizeResult:
             return f"{values.mean():>9.3f} ±{values.std():.3f}"
 
         lines = [
-            f"validation accuracy, mean ± standard deviation over {len(self.seeds)} seeds",
+            _f(
+                "validation accuracy, mean ± standard deviation over {len} seeds",
+                len=len(self.seeds),
+            ),
             f"{'B = examples per BN statistic':44s}" + "".join(f"{b:>15d}" for b in self.sizes),
         ]
         for label, values in (

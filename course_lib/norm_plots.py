@@ -25,6 +25,7 @@ from matplotlib.figure import Figure
 from . import norm_experiments as nx
 from . import norms
 from ._widgets import explorer_box
+from .i18n import _, _f, fig_, fig_f
 
 SHARED, OTHER = "#4c72b0", "#e6e9ef"
 KIND_NAMES = {"batch": "Batch Norm", "layer": "Layer Norm", "instance": "Instance Norm"}
@@ -76,7 +77,7 @@ class _Block:
         ax.set_aspect("equal")
         ax.axis("off")
         kw = {"fontsize": 9, "color": "#444444"}
-        ax.text(c / 2, -0.55, "C (channels)", ha="center", va="center", **kw)
+        ax.text(c / 2, -0.55, fig_("C (channels)"), ha="center", va="center", **kw)
         ax.text(-0.45, hw / 2, "H·W", ha="center", va="center", rotation=90, **kw)
         ax.text(c + n * dx / 2 + 0.55, hw + n * dy / 2 + 0.1, "N", ha="center", va="center", **kw)
         self.title = ax.set_title("", fontsize=10)
@@ -93,7 +94,7 @@ class _Block:
                 for k, ci, p in cells
             ]
             face.set_facecolor(colors)
-            face.set_edgecolor(["white" if k < n else "none" for k, _, _ in cells])
+            face.set_edgecolor(["white" if k < n else "none" for k, _unused, _unused in cells])
 
 
 class _RasterBlock:
@@ -207,9 +208,9 @@ def plot_feature_maps(images: np.ndarray, maps: np.ndarray, examples: int = 3) -
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].set_title("digit", fontsize=9)
+    axes[0, 0].set_title(fig_("digit"), fontsize=9)
     for j in range(c):
-        axes[0, j + 1].set_title(f"channel {j}", fontsize=9)
+        axes[0, j + 1].set_title(fig_f("channel {j}", j=j), fontsize=9)
     return fig
 
 
@@ -230,7 +231,7 @@ def plot_batch_size(result: nx.BatchSizeResult) -> Figure:
     for norm, (color, label) in styles.items():
         acc = result.val_acc[norm][0]
         ax.axhspan(acc.min(), acc.max(), color=color, alpha=0.15, lw=0)
-        ax.axhline(acc.mean(), color=color, lw=1.5, label=f"{label} (any B)")
+        ax.axhline(acc.mean(), color=color, lw=1.5, label=fig_f("{label} (any B)", label=label))
     for values, color, label, ls in (
         (result.val_acc["batch"], "#4c72b0", "Batch Norm, inference (running statistics)", "-"),
         (result.bn_train_mode, "#dd8452", "Batch Norm, with the statistics of B examples", "--"),
@@ -240,11 +241,14 @@ def plot_batch_size(result: nx.BatchSizeResult) -> Figure:
         ax.plot(sizes, values.mean(axis=1), ls, color=color, lw=1.8, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xticks(sizes, [str(b) for b in sizes])
-    ax.set_xlabel("B, examples that share one set of Batch Norm statistics")
-    ax.set_ylabel("validation accuracy")
+    ax.set_xlabel(fig_("B, examples that share one set of Batch Norm statistics"))
+    ax.set_ylabel(fig_("validation accuracy"))
     ax.set_title(
-        f"digits, conv net, {len(result.seeds)} seeds (dots), "
-        f"mini-batches of {result.settings.get('batch')}",
+        fig_f(
+            "digits, conv net, {len} seeds (dots), mini-batches of {get}",
+            len=len(result.seeds),
+            get=result.settings.get("batch"),
+        ),
         fontsize=10,
     )
     ax.set_ylim(0.3, 1.0)
@@ -254,9 +258,9 @@ def plot_batch_size(result: nx.BatchSizeResult) -> Figure:
         ref.plot(batch, errors, "o-", color=color, label=label)
     ref.set_xscale("log", base=2)
     ref.set_xticks(batch, [str(b) for b in batch])
-    ref.set_xlabel("images per GPU")
-    ref.set_ylabel("ImageNet validation error (%)")
-    ref.set_title("Wu & He 2018, ResNet-50 (quoted)", fontsize=10)
+    ref.set_xlabel(fig_("images per GPU"))
+    ref.set_ylabel(fig_("ImageNet validation error (%)"))
+    ref.set_title(fig_("Wu & He 2018, ResNet-50 (quoted)"), fontsize=10)
     ref.legend(fontsize=8)
     return fig
 
@@ -311,24 +315,25 @@ def _stats_html(kind: str, n: int, groups: int, channel: int, s: dict) -> str:
         "group": f"(C/G)·H·W = {s['c'] // max(groups, 1)}·{s['hw']}",
     }[kind]
     rows = [
-        ("values per mean and variance", f"{count} = {s['count']}"),
-        ("means and variances in the block", f"{s['statistics']}"),
-        ("μ of the blue values", f"{s['mean']:.3f}"),
-        ("σ² of the blue values", f"{s['var']:.3f}"),
+        (_("values per mean and variance"), f"{count} = {s['count']}"),
+        (_("means and variances in the block"), f"{s['statistics']}"),
+        (_("μ of the blue values"), f"{s['mean']:.3f}"),
+        (_("σ² of the blue values"), f"{s['var']:.3f}"),
     ]
     if kind == "batch":
         rows += [
-            ("channel's μ over all 1347 training digits", f"{s['population_mean']:.3f}"),
-            ("channel's σ² over all 1347 training digits", f"{s['population_var']:.3f}"),
+            (_("channel's μ over all 1347 training digits"), f"{s['population_mean']:.3f}"),
+            (_("channel's σ² over all 1347 training digits"), f"{s['population_var']:.3f}"),
         ]
-        note = (
+        note = _(
             "Batch Norm: the statistics depend on which examples share the batch. The "
             "smaller N, the further they can be from the whole data's, which inference uses."
         )
     else:
-        note = (
-            f"{title}: example 0's statistics use example 0 only, so they are the same "
-            "for every batch size N (and in training and inference)."
+        note = _f(
+            "{title}: example 0's statistics use example 0 only, so they are the same for every "
+            "batch size N (and in training and inference).",
+            title=title,
         )
     body = "".join(
         f"<tr><td>{html.escape(a)}</td><td style='text-align:right'>{html.escape(b)}</td></tr>"
@@ -361,24 +366,26 @@ def normalization_explorer():
     common = {"continuous_update": False, "style": style, "layout": layout}
     s = {
         "norm": widgets.SelectionSlider(
-            options=KINDS, value="batch", description="normalization", **common
+            options=KINDS, value="batch", description=_("normalization"), **common
         ),
         "N": widgets.SelectionSlider(
-            options=(1, 2, 4, 8), value=4, description="batch size N", **common
+            options=(1, 2, 4, 8), value=4, description=_("batch size N"), **common
         ),
         "groups": widgets.SelectionSlider(
-            options=(1, 2, 4, 8), value=2, description="groups G", **common
+            options=(1, 2, 4, 8), value=2, description=_("groups G"), **common
         ),
-        "channel": widgets.IntSlider(value=1, min=0, max=c - 1, description="channel", **common),
+        "channel": widgets.IntSlider(value=1, min=0, max=c - 1, description=_("channel"), **common),
     }
 
     def redraw(_change=None) -> None:
         kind, n, groups, channel = (s[k].value for k in ("norm", "N", "groups", "channel"))
         ids = _ids(kind, n, c, hw_drawn, groups)
         image.value = block.png(ids, ids[0, channel, 0])
-        title.value = (
-            f"<b>{html.escape(_kind_title(kind, groups))}</b>: in blue, the values that share "
-            f"one mean and variance with example 0, channel {channel}"
+        title.value = _f(
+            "<b>{escape}</b>: in blue, the values that share one mean and variance with example "
+            "0, channel {channel}",
+            escape=html.escape(_kind_title(kind, groups)),
+            channel=channel,
         )
         stats = explorer_statistics(kind, n, groups, channel)
         table.value = _stats_html(kind, n, groups, channel, stats)

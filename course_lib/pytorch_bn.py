@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import as_vector, check_beta, real_array
+from .i18n import _, _f, fig_, fig_f
 
 TORCH_MISSING = (
     "PyTorch is not installed: lesson 07 needs it. `make torch` installs its CPU build "
@@ -152,18 +153,18 @@ def plot_training_curves(course_losses: np.ndarray, torch_losses: np.ndarray):
         )
     steps = np.arange(1, len(course_losses) + 1)
     fig, (ax, ax_d) = plt.subplots(1, 2, figsize=(9.0, 3.3))
-    ax.plot(steps, course_losses, lw=3, color="C0", alpha=0.5, label="course_lib (numpy)")
-    ax.plot(steps, torch_losses, lw=1, color="C3", ls="--", label="PyTorch")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("mini-batch loss")
-    ax.set_title("The same training, two libraries", fontsize=10)
+    ax.plot(steps, course_losses, lw=3, color="C0", alpha=0.5, label=fig_("course_lib (numpy)"))
+    ax.plot(steps, torch_losses, lw=1, color="C3", ls="--", label=fig_("PyTorch"))
+    ax.set_xlabel(fig_("training step"))
+    ax.set_ylabel(fig_("mini-batch loss"))
+    ax.set_title(fig_("The same training, two libraries"), fontsize=10)
     ax.legend(fontsize=8)
     diff = np.maximum(np.abs(course_losses - torch_losses), 1e-17)
     ax_d.semilogy(steps, diff, ".", ms=3, color="C2")
     ax_d.set_ylim(1e-18, 1e-6)
-    ax_d.set_xlabel("training step")
-    ax_d.set_ylabel("|difference| of the losses")
-    ax_d.set_title("Round-off only", fontsize=10)
+    ax_d.set_xlabel(fig_("training step"))
+    ax_d.set_ylabel(fig_("|difference| of the losses"))
+    ax_d.set_title(fig_("Round-off only"), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -337,14 +338,16 @@ def plot_batch_composition(net, X, y, batch_sizes=(4, 16, 60), shares=SHARES, ax
 def _draw_composition(ax, shares, curves: dict, eval_acc: float):
     lines = []
     for b, acc in curves.items():
-        (line,) = ax.plot(shares, acc, marker=".", label=f"training mode, batches of {b}")
+        (line,) = ax.plot(
+            shares, acc, marker=".", label=fig_f("training mode, batches of {b}", b=b)
+        )
         lines.append(line)
-    ax.axhline(eval_acc, color="k", ls="--", lw=1.2, label="inference mode (net.eval())")
+    ax.axhline(eval_acc, color="k", ls="--", lw=1.2, label=fig_("inference mode (net.eval())"))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("share of one class in each batch")
-    ax.set_ylabel("validation accuracy")
-    ax.set_title("The same network, two modes", fontsize=10)
+    ax.set_xlabel(fig_("share of one class in each batch"))
+    ax.set_ylabel(fig_("validation accuracy"))
+    ax.set_title(fig_("The same network, two modes"), fontsize=10)
     ax.legend(fontsize=8, loc="lower left")
     return lines
 
@@ -387,11 +390,11 @@ def mode_explorer(net=None, X=None, y=None):
     ax = fig.subplots()
     (line,) = ax.plot(SHARES, np.zeros(len(SHARES)), marker=".", color="C0")
     (point,) = ax.plot([0.0], [0.0], "o", color="C3", ms=9)
-    ax.axhline(eval_acc, color="k", ls="--", lw=1.2, label="inference mode")
+    ax.axhline(eval_acc, color="k", ls="--", lw=1.2, label=fig_("inference mode"))
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("share of one class in each batch")
-    ax.set_ylabel("validation accuracy")
+    ax.set_xlabel(fig_("share of one class in each batch"))
+    ax.set_ylabel(fig_("validation accuracy"))
     ax.legend(fontsize=8, loc="lower left")
     fig.subplots_adjust(left=0.12, right=0.97, bottom=0.15, top=0.9)
 
@@ -399,12 +402,12 @@ def mode_explorer(net=None, X=None, y=None):
     layout = widgets.Layout(width="380px")
     sliders = {
         "batch size": widgets.SelectionSlider(
-            options=BATCH_SIZES, value=16, description="batch size", style=style, layout=layout
+            options=BATCH_SIZES, value=16, description=_("batch size"), style=style, layout=layout
         ),
         "share of one class": widgets.SelectionSlider(
             options=[float(s) for s in SHARES],
             value=0.5,
-            description="share of one class",
+            description=_("share of one class"),
             style=style,
             layout=layout,
         ),
@@ -422,11 +425,13 @@ def mode_explorer(net=None, X=None, y=None):
         line.set_ydata(acc)
         line.set_label(f"training mode, batches of {b}")
         point.set_data([s], [acc[k]])
-        ax.set_title(f"batches of {b}, {s:.0%} of each from one class", fontsize=10)
+        ax.set_title(fig_f("batches of {b}, {s:.0%} of each from one class", b=b, s=s), fontsize=10)
         image.value = figure_png(fig)
-        text.value = (
-            f"<p style='font-size:13px'>training mode: accuracy <b>{acc[k]:.3f}</b><br>"
-            f"inference mode: accuracy <b>{eval_acc:.3f}</b> for any batch</p>"
+        text.value = _f(
+            "<p style='font-size:13px'>training mode: accuracy <b>{acc:.3f}</b><br>inference "
+            "mode: accuracy <b>{eval_acc:.3f}</b> for any batch</p>",
+            acc=acc[k],
+            eval_acc=eval_acc,
         )
 
     return explorer_box(sliders, text, image, redraw)
@@ -685,7 +690,7 @@ def _script(torch, X_train, y_train, X_new, y_new, X_test, seed, bugs):
             yield X[start : start + SCRIPT_BATCH], y[start : start + SCRIPT_BATCH]
 
     opt = torch.optim.SGD(model.parameters(), lr=SCRIPT_LR)
-    for _ in range(SCRIPT_EPOCHS):
+    for _unused in range(SCRIPT_EPOCHS):
         model.train()
         for xb, yb in batches(X_train, y_train):
             opt.zero_grad()
@@ -694,7 +699,7 @@ def _script(torch, X_train, y_train, X_new, y_new, X_test, seed, bugs):
     for p in body.parameters():
         p.requires_grad = False
     opt = torch.optim.SGD(head.parameters(), lr=SCRIPT_LR)
-    for _ in range(SCRIPT_EPOCHS):
+    for _unused in range(SCRIPT_EPOCHS):
         model.train()
         if "frozen_bn_updates" not in bugs:
             body.eval()

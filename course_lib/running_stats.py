@@ -27,6 +27,7 @@ import numpy as np
 from ._validation import as_matrix, check_beta
 from .batchnorm import update_running_stats
 from .ema import bias_correct
+from .i18n import fig_, fig_f
 from .network import batches
 
 # ------------------------------------------------------------------ conventions
@@ -368,19 +369,26 @@ def plot_accuracy_by_beta(histories: dict, recalibrated_acc=None, window_steps: 
     fig, ax = plt.subplots(figsize=(7.5, 3.6))
     last = 0
     for beta, h in histories.items():
-        (line,) = ax.plot(h.eval_steps, h.val_acc, marker=".", label=f"running stats, β = {beta:g}")
+        (line,) = ax.plot(
+            h.eval_steps,
+            h.val_acc,
+            marker=".",
+            label=fig_f("running stats, β = {beta:g}", beta=beta),
+        )
         last = max(last, int(h.eval_steps[-1]))
         k = 1.0 / (1.0 - beta)
         if window_steps and k < h.eval_steps[-1]:
             ax.axvline(k, color=line.get_color(), ls=":", lw=1)
     if recalibrated_acc is not None:
         steps = next(iter(histories.values())).eval_steps
-        ax.plot(steps, recalibrated_acc, "k--", lw=1.2, label="statistics recomputed (whole set)")
+        ax.plot(
+            steps, recalibrated_acc, "k--", lw=1.2, label=fig_("statistics recomputed (whole set)")
+        )
     ax.set_xlim(0, last)
     ax.set_ylim(0, 1)
-    ax.set_xlabel("training step")
-    ax.set_ylabel("validation accuracy (inference mode)")
-    ax.set_title("Same weights, different running statistics", fontsize=10)
+    ax.set_xlabel(fig_("training step"))
+    ax.set_ylabel(fig_("validation accuracy (inference mode)"))
+    ax.set_title(fig_("Same weights, different running statistics"), fontsize=10)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig

@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 
 from ._validation import as_matrix
 from ._widgets import Blitter, explorer_box
+from .i18n import _f, fig_, fig_f
 from .normalization import ConstantFeatureWarning, fit_normalizer, normalize
 
 __all__ = [
@@ -254,7 +255,10 @@ def plot_test_statistics(X_train: np.ndarray, X_test: np.ndarray) -> Figure:
         _decorate(ax)
         _Cloud(ax, "0.65", "train (normalized)", stats=False).update(train_n)
         _Cloud(ax, TEST_COLOR, "test batch").update(Q)
-        ax.set_title(f"{title}\ntest batch: {stats_line(Q)}", fontsize=10)
+        ax.set_title(
+            fig_f("{title}\ntest batch: {stats_line}", title=title, stats_line=stats_line(Q)),
+            fontsize=10,
+        )
         ax.legend(loc="lower right", fontsize=8)
         _set_frame(ax, frame)
     return fig
@@ -292,8 +296,10 @@ def plot_feature_scales(
     fig, (ax0, ax1) = plt.subplots(
         1, 2, figsize=(10, max(3.0, 0.17 * n + 1.0)), sharey=True, layout="constrained"
     )
-    ax0.scatter(raw_sd[order], rows, s=18, color=WRONG_COLOR, label="raw train", zorder=3)
-    ax0.scatter(P_n.std(axis=0)[order], rows, s=18, color=TRAIN_COLOR, label="normalized train")
+    ax0.scatter(raw_sd[order], rows, s=18, color=WRONG_COLOR, label=fig_("raw train"), zorder=3)
+    ax0.scatter(
+        P_n.std(axis=0)[order], rows, s=18, color=TRAIN_COLOR, label=fig_("normalized train")
+    )
     if T is not None:
         T_sd = normalize(T, mu, sigma).std(axis=0)
         ax0.scatter(
@@ -302,13 +308,15 @@ def plot_feature_scales(
             s=18,
             marker="x",
             color=TEST_COLOR,
-            label="normalized test",
+            label=fig_("normalized test"),
             zorder=4,
         )
     ax0.set_xscale("log")
-    ax0.set_xlabel("standard deviation (log scale)")
+    ax0.set_xlabel(fig_("standard deviation (log scale)"))
     ratio = raw_sd.max() / raw_sd.min() if raw_sd.min() > 0 else np.inf
-    ax0.set_title(f"spread per feature: max/min = {ratio:.3g} raw, 1 after", fontsize=10)
+    ax0.set_title(
+        fig_f("spread per feature: max/min = {ratio:.3g} raw, 1 after", ratio=ratio), fontsize=10
+    )
     ax0.grid(axis="x", which="major", color="0.9")
     ax0.legend(fontsize=8, loc="lower right")
     # Range (thin), middle half (thick) and median (dot) of every normalized feature:
@@ -318,8 +326,8 @@ def plot_feature_scales(
     ax1.hlines(rows, q25, q75, color=TRAIN_COLOR, lw=5)
     ax1.plot(q50, rows, "o", color="white", mec=MEAN_COLOR, ms=3.5, mew=0.8)
     ax1.axvline(0, color="0.75", lw=0.8, zorder=0)
-    ax1.set_xlabel("normalized value $(x - \\mu)\\,/\\,\\sigma$")
-    ax1.set_title("normalized training values: range, middle half, median", fontsize=10)
+    ax1.set_xlabel(fig_("normalized value $(x - \\mu)\\,/\\,\\sigma$"))
+    ax1.set_title(fig_("normalized training values: range, middle half, median"), fontsize=10)
     ax0.set_yticks(rows, [names[j] for j in order], fontsize=7)
     ax0.set_ylim(-0.7, n - 0.3)
     return fig
@@ -398,13 +406,16 @@ def _explorer_html(raw: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> str:
             ("std after", scaled.std(axis=0)),
         )
     )
-    return (
-        '<table style="font-family:monospace;font-size:12px">'
-        f"<tr><td></td><th {cell}>x₁</th><th {cell}>x₂</th></tr>{rows}</table>"
-        f'<div style="font-size:12px">correlation of x₁ and x₂: {_num(r)} before and after: '
-        "scaling each feature on its own cannot remove it (a tilted cloud stays tilted)</div>"
-        '<div style="font-size:12px">+ marks the mean, the bars ±1 standard deviation; '
-        "the frame, centred on the origin, grows only when a cloud leaves it</div>"
+    return _f(
+        '<table style="font-family:monospace;font-size:12px"><tr><td></td><th {cell}>x₁</th><th '
+        '{cell}>x₂</th></tr>{rows}</table><div style="font-size:12px">correlation of x₁ and x₂: '
+        "{num} before and after: scaling each feature on its own cannot remove it (a tilted "
+        'cloud stays tilted)</div><div style="font-size:12px">+ marks the mean, the bars ±1 '
+        "standard deviation; the frame, centred on the origin, grows only when a cloud leaves "
+        "it</div>",
+        cell=cell,
+        rows=rows,
+        num=_num(r),
     )
 
 

@@ -2,6 +2,7 @@
 
     python scripts/autograde_demo.py            # the exercises of every lesson, ~30 s
     python scripts/autograde_demo.py --full     # the whole lessons, as a class would submit them
+    python scripts/autograde_demo.py --language zh_CN   # the Chinese edition: feedback in Chinese
 
 What an instructor does with nbgrader, in a scratch course directory
 (``build/autograde_demo/``): generate the release, "collect" submissions
@@ -195,11 +196,12 @@ def merged_slices(paths: list[Path]) -> nbformat.NotebookNode:
     return merged
 
 
-def runnable_lessons() -> list[Path]:
-    """The lesson notebooks that can run here: a lesson whose optional package is missing
-    (lesson 07 without PyTorch) cannot be autograded and is left out, with a note."""
+def runnable_lessons(language: str | None = None) -> list[Path]:
+    """The lesson notebooks that can run here (of the edition ``language``, default
+    English): a lesson whose optional package is missing (lesson 07 without PyTorch)
+    cannot be autograded and is left out, with a note."""
     paths = []
-    for path in release.lesson_notebooks():
+    for path in release.lesson_notebooks(language=language):
         reason = skip_reason(path.name)
         if reason:
             print(reason, file=sys.stderr)
@@ -208,16 +210,28 @@ def runnable_lessons() -> list[Path]:
     return paths
 
 
-def build_course(course_dir: Path, full: bool = False) -> dict[str, list[str]]:
-    """Write and release the course; return assignment -> notebook names."""
-    paths = runnable_lessons()
+def language_cells(path: Path) -> list:
+    """The cell of a translated lesson that sets its language (none in English)."""
+    nb = nbformat.read(path, as_version=4)
+    return [copy.deepcopy(c) for c in nb.cells if "language" in c.metadata.get("tags", [])]
+
+
+def build_course(
+    course_dir: Path, full: bool = False, language: str | None = None
+) -> dict[str, list[str]]:
+    """Write and release the course (the edition ``language``, default English); return
+    assignment -> notebook names."""
+    paths = runnable_lessons(language)
     if course_dir.exists():
         shutil.rmtree(course_dir)
     if full:
         lessons = release.one_assignment_per_lesson(paths)
     else:
-        lessons = {SLICES: [(SLICES, merged_slices(paths))]}
-    release.write_course(course_dir, lessons)
+        merged = merged_slices(paths)
+        merged.cells[:0] = language_cells(paths[0])  # the slices keep no language cell
+        lessons = {SLICES: [(SLICES, merged)]}
+    header = release.HEADER_TEXT_ZH if language == "zh_CN" else release.HEADER_TEXT
+    release.write_course(course_dir, lessons, header_text=header)
     release.generate(course_dir, lessons)
     return {a: [name for name, _ in nbs] for a, nbs in lessons.items()}
 
@@ -374,17 +388,21 @@ def scores(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--full", action="store_true", help="grade the complete lessons")
+    parser.add_argument(
+        "--language", choices=sorted(release.LANGUAGES), help="the edition in notebooks/LANG"
+    )
     args = parser.parse_args(argv)
-    if not release.lesson_notebooks():
-        sys.exit("no lesson notebook in notebooks/")
+    if not release.lesson_notebooks(language=args.language):
+        sys.exit(f"no lesson notebook in notebooks/{args.language or ''}")
     os.environ.setdefault("COURSE_CHECK_TIMEOUT", "2")  # the endless function waits 2 s, not 5
+    demo_dir = DEMO_DIR.with_name(f"{DEMO_DIR.name}-{args.language}") if args.language else DEMO_DIR
     start = time.perf_counter()
-    assignments = build_course(DEMO_DIR, args.full)
-    submit(DEMO_DIR, assignments)
+    assignments = build_course(demo_dir, args.full, args.language)
+    submit(demo_dir, assignments)
     for assignment in assignments:
-        autograde(DEMO_DIR, assignment)
-        feedback(DEMO_DIR, assignment)
-    rows = export(DEMO_DIR)
+        autograde(demo_dir, assignment)
+        feedback(demo_dir, assignment)
+    rows = export(demo_dir)
     took = time.perf_counter() - start
     print(f"{'student':<10} {'assignment':<28} score")
     for row in rows:
@@ -392,10 +410,10 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['student_id']:<10} {row['assignment']:<28} {row['score']} / {row['max_score']}"
         )
     for assignment in assignments:
-        for student, cells in sorted(scores(DEMO_DIR, assignment).items()):
+        for student, cells in sorted(scores(demo_dir, assignment).items()):
             failing = [name for name, (s, m) in cells.items() if s < m]
             print(f"{student}, {assignment}: failing {', '.join(failing) or 'none'}")
-    where = DEMO_DIR.relative_to(ROOT)
+    where = demo_dir.relative_to(ROOT)
     print(f"feedback: {where}/feedback/<student>/<assignment>/*.html; grades: {where}/grades.csv")
     print(f"timing: {took:.1f} s")
     return 0

@@ -6,7 +6,8 @@
     python scripts/bench.py --grading-class 100   # simulated submissions (default 100)
 
 - notebooks: each lesson notebook executed top to bottom in a fresh kernel (nbclient,
-  in memory: the files are not written), kernel start included; and the series total.
+  in memory: the files are not written), kernel start included; and the series total;
+  for the English notebooks and for the Chinese edition's (notebooks/zh_CN).
   One run each (a notebook is what a learner runs once); an empty notebook's time is
   given as the kernel's own start-up cost.
 - widgets: each lesson's live widget built by ``LESSONS[i].make_widget()``; every slider
@@ -142,15 +143,17 @@ def _torch():
 # --------------------------------------------------------------------- notebooks
 
 
-def bench_notebooks() -> dict:
+def bench_notebooks(language: str | None = None) -> dict:
+    """Each lesson notebook run top to bottom; ``language="zh_CN"``: the Chinese edition's
+    (``notebooks/zh_CN``, which also draws its figures with the CJK font)."""
     import nbformat
 
     run_notebooks.use_kernel_environment()
-    notebooks = ROOT / "notebooks"
+    notebooks = ROOT / "notebooks" / language if language else ROOT / "notebooks"
 
     def run(nb) -> float:
         start = time.perf_counter()
-        run_notebooks.client(nb).execute()
+        run_notebooks.client(nb, cwd=notebooks).execute()
         return time.perf_counter() - start
 
     empty = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
@@ -167,7 +170,8 @@ def bench_notebooks() -> dict:
             continue
         seconds = run(nbformat.read(path, as_version=4))
         result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
-        print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
+        where = f"{language}/" if language else ""
+        print(f"  notebook {where}{lesson.number}: {seconds:.1f} s", file=sys.stderr)
     done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
     result["total_s"] = sum(done)
     result["complete"] = len(done) == len([x for x in LESSONS if not x.skip_reason()])
@@ -629,9 +633,11 @@ def table(results: dict) -> str:
     if m["env"]:
         lines.append("Environment: " + " ".join(f"{k}={v}" for k, v in m["env"].items()))
 
-    if "notebooks" in results:
-        nb = results["notebooks"]
-        lines += ["", "Notebook execution (fresh kernel, top to bottom)   seconds"]
+    for key, edition in (("notebooks", ""), ("notebooks_zh_CN", ", Chinese edition")):
+        if key not in results:
+            continue
+        nb = results[key]
+        lines += ["", f"Notebook execution{edition} (fresh kernel, top to bottom)   seconds"]
         for entry in nb["lessons"].values():
             if "seconds" in entry:
                 shown = f"{entry['seconds']:.1f}"
@@ -756,6 +762,7 @@ def main(argv: list[str]) -> int:
     results: dict = {"machine": machine()}
     if "notebooks" not in args.skip:
         results["notebooks"] = bench_notebooks()
+        results["notebooks_zh_CN"] = bench_notebooks("zh_CN")
     if "widgets" not in args.skip:
         results["widgets"] = bench_widgets()
     _grow_malloc_threshold()

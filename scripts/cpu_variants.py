@@ -4,6 +4,10 @@
     python scripts/cpu_variants.py --list          # the variants, and which apply here
     python scripts/cpu_variants.py --only avx2     # one variant (name as --list prints)
     python scripts/cpu_variants.py -- notebooks/04_batch_norm_in_a_network.ipynb
+    python scripts/cpu_variants.py -- notebooks/zh_CN     # the Chinese edition only
+
+Without arguments it runs everything under ``notebooks/``: the English lessons and the
+Chinese edition's (``notebooks/zh_CN/``, the same code with Chinese text).
 
 Learners' laptops, JupyterHub servers and Binder compute the lessons with other
 floating-point kernels than the machine that stored the outputs: the BLAS kernel that

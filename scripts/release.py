@@ -5,6 +5,7 @@
     python scripts/release.py --force         # also replace release notebooks you edited
     python scripts/release.py --validate      # first `nbgrader validate` the instructor notebooks
     python scripts/release.py --course-dir ~/courses/bn   # set up a real nbgrader course
+    python scripts/release.py --language zh_CN  # the Chinese edition -> release/zh_CN/
 
 The notebooks in ``notebooks/`` are the instructor versions (solutions in,
 outputs stored). This script lays them out as an nbgrader course directory,
@@ -153,6 +154,17 @@ HEADER_TEXT = (
     "with your answer. The rest of the lesson runs without your code."
 )
 
+# The Chinese edition's header (notebooks/zh_CN, `--language zh_CN`).
+HEADER_TEXT_ZH = (
+    "**练习版。** 在写着 `# YOUR CODE HERE` 的单元格中写你的代码（替换 "
+    "`raise NotImplementedError()` 这一行），然后运行它下面的单元格：它会立即检查你的函数，"
+    "有错误时指出是哪一种。最后的“评分检查”会再运行一遍同样的检查（教师用 nbgrader "
+    "评分时，还会在其他数据上运行隐藏的测试）；那里出现 `NotImplementedError` 或 "
+    "`AssertionError` 说明还有练习没有完成。简答题的单元格写着 *YOUR ANSWER HERE*："
+    "把它替换成你的回答。课程的其余部分不需要你的代码也能运行。"
+)
+LANGUAGES = {"zh_CN"}
+
 
 # ------------------------------------------------------------------ notebook cells
 def nbgrader_meta(cell: dict) -> dict:
@@ -202,11 +214,18 @@ def one_assignment_per_lesson(paths: Iterable[Path]) -> dict[str, list]:
     return {p.stem: [(p.stem, nbformat.read(p, as_version=4))] for p in paths}
 
 
-def lesson_notebooks(selected: Sequence[str] = (), suffix: str = ".ipynb") -> list[Path]:
+def lesson_notebooks(
+    selected: Sequence[str] = (), suffix: str = ".ipynb", language: str | None = None
+) -> list[Path]:
     """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their jupytext sources
-    ``notebooks/src/NN_*.py``, with ``suffix=".py"``), or those whose names start with
-    one of ``selected``."""
+    ``notebooks/src/NN_*.py``, with ``suffix=".py"``; or the Chinese edition's
+    ``notebooks/zh_CN/NN_*.ipynb``, with ``language="zh_CN"``), or those whose names
+    start with one of ``selected``."""
     folder = NOTEBOOKS / "src" if suffix == ".py" else NOTEBOOKS
+    if language is not None:
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {sorted(LANGUAGES)}, got {language!r}")
+        folder = NOTEBOOKS / language
     paths = sorted(folder.glob(f"[0-9][0-9]_*{suffix}"))
     if selected:
         paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
@@ -381,6 +400,7 @@ def write_course(
     lessons: dict[str, list[tuple[str, nbformat.NotebookNode]]],
     assets: Path = ASSETS,
     overwrite_config: bool = True,
+    header_text: str = HEADER_TEXT,
 ) -> None:
     """Lay out ``course_dir`` for nbgrader: config, header and ``source/<assignment>/``.
 
@@ -391,7 +411,7 @@ def write_course(
     if overwrite_config or not config.exists():
         config.write_text(NBGRADER_CONFIG.format(course_id=COURSE_ID, feedback_tag=FEEDBACK_TAG))
     header = nbformat.v4.new_notebook()
-    header.cells = [nbformat.v4.new_markdown_cell(HEADER_TEXT)]
+    header.cells = [nbformat.v4.new_markdown_cell(header_text)]
     header.cells[0]["id"] = "exercise-version"
     nbformat.write(header, course_dir / "header.ipynb")
     for assignment, notebooks in lessons.items():
@@ -623,6 +643,18 @@ def copy_release(
     return kept
 
 
+LEARNER_README_ZH = """\
+# 课程的练习版
+
+由 `make student-zh`（scripts/release.py --language zh_CN）从 `notebooks/zh_CN/` 中的
+中文课程生成。每个文件夹是一课。练习的答案已经去掉：在写着 `# YOUR CODE HERE` 的地方
+写你的代码，然后运行它下面的单元格，立即得到反馈。每个 notebook 最后的评分检查会再运行
+一遍同样的检查。简答题：把 *YOUR ANSWER HERE* 替换成你的回答。
+
+`notebooks/zh_CN/` 中是教师版，带有答案。`make student-zh` 会保留你在这里修改过的
+notebook；`python scripts/release.py --language zh_CN --force` 会用新的副本替换它。
+"""
+
 LEARNER_README = """\
 # Exercise versions of the course
 
@@ -652,19 +684,23 @@ def build_release(
     out: Path | None = DEFAULT_RELEASE,
     force: bool = False,
     scratch: bool = True,
+    language: str | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Build the course directory and the release.
+    """Build the course directory and the release (of the Chinese edition with
+    ``language="zh_CN"``).
 
     Returns (the assignments released, the notebooks of ``out`` kept because a learner
     edited them, relative to ``out``).
     """
-    paths = lesson_notebooks(selected)
+    paths = lesson_notebooks(selected, language=language)
     if not paths:
-        raise SystemExit(f"no lesson notebook in notebooks/ matches {list(selected) or 'NN_*'}")
+        folder = f"notebooks/{language}" if language else "notebooks/"
+        raise SystemExit(f"no lesson notebook in {folder} matches {list(selected) or 'NN_*'}")
     if scratch and course_dir.exists():
         shutil.rmtree(course_dir)
     lessons = one_assignment_per_lesson(paths)
-    write_course(course_dir, lessons, overwrite_config=scratch)
+    header = HEADER_TEXT_ZH if language == "zh_CN" else HEADER_TEXT
+    write_course(course_dir, lessons, overwrite_config=scratch, header_text=header)
     generate(course_dir, lessons)
     problems = check_release(course_dir, lessons)
     if problems:
@@ -672,7 +708,8 @@ def build_release(
     kept: list[str] = []
     if out is not None:
         kept = copy_release(course_dir, lessons, out, force)
-        (out / "README.md").write_text(LEARNER_README)
+        readme = LEARNER_README_ZH if language == "zh_CN" else LEARNER_README
+        (out / "README.md").write_text(readme)
     return list(lessons), kept
 
 
@@ -688,18 +725,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=Path,
         help="an nbgrader course directory to set up (kept: gradebook, submissions, config)",
     )
+    parser.add_argument(
+        "--language",
+        choices=sorted(LANGUAGES),
+        help="release that edition (notebooks/LANG -> release/LANG/)",
+    )
     args = parser.parse_args(argv)
     if args.validate:
-        result = validate(lesson_notebooks(args.lessons))
+        result = validate(lesson_notebooks(args.lessons, language=args.language))
         print(result.stdout.strip() or result.stderr.strip())
         if result.returncode != 0 or "VALIDATION FAILED" in result.stdout:
             return 1
-    course_dir = args.course_dir.expanduser().resolve() if args.course_dir else DEFAULT_COURSE_DIR
+    default_dir, release_dir = DEFAULT_COURSE_DIR, DEFAULT_RELEASE
+    if args.language:
+        default_dir = DEFAULT_COURSE_DIR.with_name(f"nbgrader-{args.language}")
+        release_dir = DEFAULT_RELEASE / args.language
+    course_dir = args.course_dir.expanduser().resolve() if args.course_dir else default_dir
     scratch = args.course_dir is None
     assignments, kept = build_release(
-        args.lessons, course_dir, DEFAULT_RELEASE if scratch else None, args.force, scratch
+        args.lessons,
+        course_dir,
+        release_dir if scratch else None,
+        args.force,
+        scratch,
+        language=args.language,
     )
-    where = DEFAULT_RELEASE if scratch else course_dir / "release"
+    where = release_dir if scratch else course_dir / "release"
     written = [f"{name}/{name}.ipynb" for name in assignments]
     written = [rel for rel in written if rel not in kept]
     into = where.relative_to(ROOT) if scratch else where

@@ -56,20 +56,23 @@ def use_kernel_environment() -> None:
     os.environ["PYTHONHASHSEED"] = "0"
 
 
-def client(nb: nbformat.NotebookNode, timeout: int = 600) -> NotebookClient:
-    """A client that runs ``nb`` in a fresh python3 kernel started in notebooks/."""
+def client(nb: nbformat.NotebookNode, timeout: int = 600, cwd: Path = NOTEBOOKS) -> NotebookClient:
+    """A client that runs ``nb`` in a fresh python3 kernel started in ``cwd``
+    (notebooks/, where the lessons are)."""
     return NotebookClient(
         nb,
         kernel_name="python3",
         timeout=timeout,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
+        resources={"metadata": {"path": str(cwd)}},
         record_timing=False,
         store_widget_state=False,
     )
 
 
-def execute(nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
-    client(nb, timeout).execute()
+def execute(
+    nb: nbformat.NotebookNode, timeout: int = 600, cwd: Path = NOTEBOOKS
+) -> nbformat.NotebookNode:
+    client(nb, timeout, cwd).execute()
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)

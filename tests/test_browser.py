@@ -18,6 +18,7 @@ package. Without them the tests skip, unless ``COURSE_REQUIRE_BROWSER=1`` (set b
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -99,10 +100,10 @@ class Lab:
             urllib.request.urlopen(urllib.request.Request(url, method="DELETE"), timeout=30)
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """JupyterLab serving a copy of the course (notebooks/ and assets/)."""
-    top = tmp_path_factory.mktemp("lab")
+@contextlib.contextmanager
+def _serve_lab(top: Path, locale: str | None = None):
+    """JupyterLab serving a copy of the course (notebooks/ and assets/) from ``top``, in
+    the interface language ``locale`` (a language pack's, e.g. "zh_CN"; default English)."""
     root = top / "course"
     root.mkdir()
     shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".*"))
@@ -119,6 +120,10 @@ def lab(tmp_path_factory):
     )
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    if locale:  # as `make lab-zh` sets it
+        language = settings / "@jupyterlab" / "translation-extension" / "plugin.jupyterlab-settings"
+        language.parent.mkdir(parents=True)
+        language.write_text(json.dumps({"locale": locale}))
     env = dict(os.environ)  # kernel settings (inline figures, hash seed): conftest.py
     env.update(
         JUPYTERLAB_SETTINGS_DIR=str(settings),
@@ -181,6 +186,13 @@ def lab(tmp_path_factory):
         log.close()
 
 
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """JupyterLab serving a copy of the course, English interface."""
+    with _serve_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
 LOCAL = ("file:", "data:", "blob:", "about:", "http://127.0.0.1:", "ws://127.0.0.1:")
 
 
@@ -236,9 +248,12 @@ def _kernels_idle(lab: Lab) -> bool:
     return bool(kernels) and all(k["execution_state"] == "idle" for k in kernels)
 
 
-def _wait_until_done(page: Page, lab: Lab, code_cells: int, timeout: float) -> dict:
+def _wait_until_done(
+    page: Page, lab: Lab, code_cells: int, timeout: float, idle: str = "| Idle"
+) -> dict:
     """Wait until every code cell is numbered and the kernel is idle by every signal
-    (toolbar, status bar, server), all holding for 1 s."""
+    (toolbar, status bar, server), all holding for 1 s. idle: the status bar's word for
+    it in the interface's language ("| 空闲" in Chinese)."""
     deadline = time.monotonic() + timeout
     since = None
     state = None
@@ -247,7 +262,7 @@ def _wait_until_done(page: Page, lab: Lab, code_cells: int, timeout: float) -> d
         ok = (
             state is not None
             and state["indicator"] == "idle"
-            and "| Idle" in state["statusbar"]
+            and idle in state["statusbar"]
             and state["busy"] == 0
             and state["numbered"] >= code_cells
             and _kernels_idle(lab)
@@ -391,6 +406,104 @@ def test_lesson_runs_in_jupyterlab(lab: Lab, browser, lesson):
     finally:
         page.close()
         lab.shutdown_kernels()
+    assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+# --------------------------------------------------------------------- the Chinese edition
+ZH_LESSON = "03_batch_norm_formulas"  # short; figures, formulas, checker feedback
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def lab_zh(tmp_path_factory):
+    """JupyterLab with its Chinese interface (the zh-CN language pack), as `make lab-zh`."""
+    with _serve_lab(tmp_path_factory.mktemp("lab-zh"), locale="zh_CN") as server:
+        yield server
+
+
+def _font_coverage() -> list[tuple[int, int]]:
+    """The code points some installed font can draw (fontconfig's charsets, the fonts
+    Chromium falls back on), as sorted ranges."""
+    out = subprocess.run(
+        ["fc-list", "--format=%{charset}\\n"], capture_output=True, text=True, check=True
+    ).stdout
+    ranges = set()
+    for line in out.split():
+        lo, _, hi = line.partition("-")
+        ranges.add((int(lo, 16), int(hi or lo, 16)))
+    return sorted(ranges)
+
+
+def _drawable(char: str, ranges: list[tuple[int, int]]) -> bool:
+    code = ord(char)
+    return char.isspace() or any(lo <= code <= hi for lo, hi in ranges)
+
+
+@pytest.mark.skipif(shutil.which("fc-list") is None, reason="fontconfig's fc-list is missing")
+def test_chinese_lesson_in_jupyterlab_draws_every_character(lab_zh: Lab, browser):
+    """A Chinese lesson in JupyterLab's Chinese interface, run with the Chinese menus:
+    the checkers answer in Chinese, every character of the page has a font (no boxes),
+    the Chinese text is drawn with the CJK font; a screenshot for the eye."""
+    source = lab_zh.root / "notebooks" / "zh_CN" / f"{ZH_LESSON}.ipynb"
+    assert source.exists(), f"notebooks/zh_CN/{source.name} is missing: run `make zh`"
+    stored = json.loads(source.read_text(encoding="utf-8"))
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(
+            f"{lab_zh.base}/lab/tree/notebooks/zh_CN/{source.name}?reset&token={lab_zh.token}"
+        )
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+        expect(notebook).to_be_visible(timeout=60_000)
+        _wait_until_done(page, lab_zh, 0, 60, idle="| 空闲")
+        menus = page.locator("#jp-menu-panel").inner_text()
+        assert "文件" in menus and "运行" in menus, f"the interface is not Chinese: {menus!r}"
+        _menu(page, "编辑", "清除所有单元格的输出")
+        expect(notebook.locator(".jp-OutputArea-output")).to_have_count(0)
+        _menu(page, "运行", "运行所有单元格")
+        _wait_until_done(page, lab_zh, len(_code_cells(stored)), RUN_ALL_TIMEOUT, idle="| 空闲")
+        text = notebook.inner_text()
+        assert re.search(r"全部 \d+ 项检查通过", text), "no checker feedback in Chinese"
+        assert len(CJK.findall(text)) > 1000, "the lesson's text is not Chinese"
+
+        ranges = _font_coverage()
+        page_text = page.evaluate("() => document.body.innerText")
+        missing = sorted({c for c in page_text if not _drawable(c, ranges)})
+        assert not missing, f"characters no installed font can draw: {missing[:20]}"
+
+        # The fonts Chromium drew a Chinese paragraph with (DevTools protocol).
+        found = page.evaluate(
+            """() => {
+              const p = [...document.querySelectorAll('.jp-RenderedMarkdown p')]
+                  .find(e => /[\u4e00-\u9fff]/.test(e.textContent));
+              if (!p) return false;
+              p.setAttribute('data-zh-probe', '1');
+              return true;
+            }"""
+        )
+        assert found, "no Chinese paragraph in the rendered markdown"
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
+        probe = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "[data-zh-probe]"})
+        # the fonts used for the paragraph's own text nodes
+        fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": probe["nodeId"]})["fonts"]
+        cjk = [f for f in fonts if "CJK" in f["familyName"] and f["glyphCount"] > 0]
+        assert cjk, f"the Chinese text was not drawn with a CJK font: {fonts}"
+
+        # The picture: a checker's feedback with the text and a figure around it.
+        feedback = notebook.locator(".jp-OutputArea-output", has_text="项检查通过").first
+        feedback.scroll_into_view_if_needed()
+        page.mouse.wheel(0, -300)
+        page.wait_for_timeout(500)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"zh_CN_{ZH_LESSON}.png"))
+        assert not errors, f"JavaScript errors in the page: {errors}"
+    finally:
+        page.close()
+        lab_zh.shutdown_kernels()
     assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
 
 

@@ -1,6 +1,7 @@
 """`make lab` starts JupyterLab on the exercise versions (a learner who follows the
-README lands there), `make lab-worked` on the worked versions: the server answers,
-lists the lessons, and stops on request."""
+README lands there), `make lab-worked` on the worked versions, `make lab-zh` on the
+Chinese exercise versions with the Chinese interface: the server answers, lists the
+lessons, and stops on request."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def _free_port() -> int:
         # release/NN_name/NN_name.ipynb: solutions replaced by stubs
         ("lab", "01_input_normalization", "01_input_normalization.ipynb"),
         ("lab-worked", "", "01_input_normalization.ipynb"),
+        # release/zh_CN/NN_name/NN_name.ipynb, the interface in Chinese
+        ("lab-zh", "01_input_normalization", "01_input_normalization.ipynb"),
     ],
 )
 def test_make_lab_serves_the_course(tmp_path, target, folder, expected):
@@ -65,6 +68,17 @@ def test_make_lab_serves_the_course(tmp_path, target, folder, expected):
         assert not any(name.endswith(".py") for name in names), "a lesson appears twice"
         with urllib.request.urlopen(f"{base}/lab?token={token}") as r:
             assert r.status == 200
+        if target == "lab-zh":
+            plugin = "@jupyterlab/translation-extension:plugin"
+            with urllib.request.urlopen(f"{base}/lab/api/settings/{plugin}?token={token}") as r:
+                assert json.load(r)["settings"]["locale"] == "zh_CN"
+            with urllib.request.urlopen(f"{base}/lab/api/translations/zh_CN?token={token}") as r:
+                strings = json.load(r)["data"]["jupyterlab"]
+            assert strings["Run All Cells"] == ["运行所有单元格"], "no Chinese language pack"
+            path = f"{folder}/{expected}"
+            with urllib.request.urlopen(f"{base}/api/contents/{path}?token={token}") as r:
+                cells = json.load(r)["content"]["cells"]
+            assert "练习版" in "".join(cells[0]["source"]), "not the Chinese exercise version"
         req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")
         urllib.request.urlopen(req).close()
         proc.wait(timeout=30)

@@ -44,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from ..i18n import _, _f
 from . import _sandbox
 from ._sandbox import (  # noqa: F401 - re-exported: the checkers' one place to import from
     CALLS_REFERENCE,
@@ -66,7 +67,15 @@ BUDGET_FACTOR = 3  # a whole check may take this many per-call limits, in total
 
 
 # --------------------------------------------------------------------------- results
-_STUCK = "(Stuck? Run this check again, or call .more() on its result, for a more concrete hint.)"
+_STUCK = _(
+    "(Stuck? Run this check again, or call .more() on its result, for a more concrete hint.)"
+)
+
+
+def _tr(text: str | None) -> str | None:
+    """A message made in English (at import, or before the language was set) in the
+    course's language at the moment it is shown."""
+    return _(text) if text else text
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,16 @@ class MoreHint:
     text: str
 
     def __str__(self) -> str:
-        return f"{self.name}, more: {self.text}"
+        return _f("{name}, more: {text}", name=self.name, text=self.text)
 
     __repr__ = __str__
 
     def _repr_html_(self) -> str:
+        title = _f("{name}, more:", name=self.name)
         return (
             '<div style="border-left:4px solid #9a6700;background:#fff8c5;'
-            f'padding:6px 10px;font-family:sans-serif"><b>{html.escape(self.name)}, more:</b> '
-            f"{html.escape(self.text)}</div>"
+            f'padding:6px 10px;font-family:sans-serif"><b>{html.escape(title)}</b> '
+            f"{html.escape(_tr(self.text))}</div>"
         )
 
 
@@ -97,7 +107,8 @@ class CheckResult:
     case: the failing case (a short description); hint: what to fix (level 1);
     details: extra lines (values, what the function printed); more_hint: the
     second level (``more()``); level: 2 when this result shows the second level
-    (the same failure again, see the module docstring), else 1.
+    (the same failure again, see the module docstring), else 1. Texts are stored
+    as made and shown in the course's language (``course_lib.set_language``).
     """
 
     name: str
@@ -115,15 +126,21 @@ class CheckResult:
     def _shows_more(self) -> bool:
         return self.level >= 2 and bool(self.more_hint)
 
+    def _passed_text(self) -> str:
+        return _f("all {n} checks passed.", n=self.cases_run)
+
     def _text(self, with_more: bool) -> str:
         if self.passed:
-            return f"✔ {self.name}: all {self.cases_run} checks passed."
-        lines = [f"✘ {self.name}: failed on {self.case}.", f"  Hint: {self.hint}"]
-        lines += [f"  {d}" for d in self.details]
+            return f"✔ {self.name}: {self._passed_text()}"
+        lines = [
+            _f("✘ {name}: failed on {case}.", name=self.name, case=self.case),
+            _f("  Hint: {hint}", hint=self.hint),
+        ]
+        lines += [f"  {_tr(d)}" for d in self.details]
         if with_more:
-            lines.append(f"  More: {self.more_hint}")
+            lines.append(_f("  More: {more}", more=self.more_hint))
         elif self.more_hint:
-            lines.append(f"  {_STUCK}")
+            lines.append(f"  {_tr(_STUCK)}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -134,16 +151,19 @@ class CheckResult:
     def _repr_html_(self) -> str:
         color, bg = ("#1a7f37", "#e6f4ea") if self.passed else ("#b42318", "#fdecea")
         if self.passed:
-            body = f"<b>✔ {html.escape(self.name)}</b>: all {self.cases_run} checks passed."
+            body = f"<b>✔ {html.escape(self.name)}</b>: {html.escape(self._passed_text())}"
         else:
-            extra = "".join(f"<br><code>{html.escape(d)}</code>" for d in self.details)
+            extra = "".join(f"<br><code>{html.escape(_tr(d))}</code>" for d in self.details)
             if self._shows_more():
-                extra += f"<br><b>More:</b> {html.escape(self.more_hint or '')}"
+                label = html.escape(_("More:"))
+                extra += f"<br><b>{label}</b> {html.escape(_tr(self.more_hint) or '')}"
             elif self.more_hint:
-                extra += f"<br><i>{html.escape(_STUCK)}</i>"
+                extra += f"<br><i>{html.escape(_tr(_STUCK))}</i>"
+            failed_on = _f("failed on {case}.", case=str(self.case))
+            label = html.escape(_("Hint:"))
             body = (
-                f"<b>✘ {html.escape(self.name)}</b>: failed on {html.escape(str(self.case))}."
-                f"<br><b>Hint:</b> {html.escape(str(self.hint))}{extra}"
+                f"<b>✘ {html.escape(self.name)}</b>: {html.escape(failed_on)}"
+                f"<br><b>{label}</b> {html.escape(str(_tr(self.hint)))}{extra}"
             )
         return (
             f'<div style="border-left:4px solid {color};background:{bg};'
@@ -156,10 +176,12 @@ class CheckResult:
         Displays as HTML when it is the value of a notebook cell; ``print`` shows text.
         """
         if self.passed:
-            return MoreHint(self.name, "all checks passed: there is nothing more to say.")
+            return MoreHint(self.name, _("all checks passed: there is nothing more to say."))
         if self.more_hint:
             return MoreHint(self.name, self.more_hint)
-        return MoreHint(self.name, f"no second level for this failure; the hint is: {self.hint}")
+        return MoreHint(
+            self.name, _f("no second level for this failure; the hint is: {hint}", hint=self.hint)
+        )
 
     def assert_ok(self) -> CheckResult:
         """Raise AssertionError carrying the hint if the check failed; else return self.
@@ -214,9 +236,9 @@ def describe_value(value: Any) -> str:
     if kind is Described:
         return value.text
     if kind is np.ndarray:
-        return f"an array of shape {value.shape}, dtype {value.dtype}"
+        return _f("an array of shape {shape}, dtype {dtype}", shape=value.shape, dtype=value.dtype)
     if kind in (tuple, list):
-        return f"a {kind.__name__} of {len(value)} item(s)"
+        return _f("a {name} of {len} item(s)", name=kind.__name__, len=len(value))
     if kind in (bool, int, float, complex, str, bytes) or (
         isinstance(value, np.generic) and kind.__module__ == "numpy"
     ):
@@ -224,18 +246,18 @@ def describe_value(value: Any) -> str:
     if value is None:
         return "None"
     if kind is types.FunctionType:
-        return "a function"
+        return _("a function")
     return _sandbox._a(f"{kind.__name__} object")
 
 
 _NOT_NUMBERS = {
-    "c": "complex numbers",
+    "c": _("complex numbers"),
     "U": "text",
     "S": "bytes",
-    "V": "raw records",
-    "O": "Python objects (None, or items of different lengths?)",
+    "V": _("raw records"),
+    "O": _("Python objects (None, or items of different lengths?)"),
     "M": "dates",
-    "m": "time spans",
+    "m": _("time spans"),
 }
 
 
@@ -254,34 +276,65 @@ def to_array(
     refused too. advice: the exercise's wording for a wrong shape.
     """
     if value is None:
-        return None, f"{what} is None: did the function forget to `return` it?"
+        return None, _f("{what} is None: did the function forget to `return` it?", what=what)
     if type(value) is Described:
-        return None, f"{what} is {value.text}, expected a numpy array of numbers"
+        return None, _f(
+            "{what} is {text}, expected a numpy array of numbers", what=what, text=value.text
+        )
     try:
         raw = np.asarray(value)
     except Exception:  # noqa: BLE001 - ragged lists, ...
-        return None, f"{what} is {describe_value(value)}, expected a numpy array of numbers"
+        return None, _f(
+            "{what} is {describe_value}, expected a numpy array of numbers",
+            what=what,
+            describe_value=describe_value(value),
+        )
     if raw.dtype.kind in _NOT_NUMBERS:
-        held = f"{_NOT_NUMBERS[raw.dtype.kind]}, dtype {raw.dtype}"
+        held = _f(
+            "{NOT_NUMBERS}, dtype {dtype}",
+            NOT_NUMBERS=_NOT_NUMBERS[raw.dtype.kind],
+            dtype=raw.dtype,
+        )
         if isinstance(value, np.ndarray):
-            return None, f"{what} is an array of {held}: expected real numbers"
-        return None, f"{what} is {describe_value(value)} ({held}): expected a numpy array"
+            return None, _f(
+                "{what} is an array of {held}: expected real numbers", what=what, held=held
+            )
+        return None, _f(
+            "{what} is {describe_value} ({held}): expected a numpy array",
+            what=what,
+            describe_value=describe_value(value),
+            held=held,
+        )
     floating = expected_dtype is not None and np.dtype(expected_dtype).kind == "f"
     if raw.dtype.kind == "b" and floating:
-        return None, f"{what} is True/False values (dtype bool): expected real numbers"
+        return None, _f(
+            "{what} is True/False values (dtype bool): expected real numbers", what=what
+        )
     try:
         arr = np.asarray(raw, dtype=float)
     except Exception:  # noqa: BLE001
-        return None, f"{what} is {describe_value(value)}, expected a numpy array of numbers"
+        return None, _f(
+            "{what} is {describe_value}, expected a numpy array of numbers",
+            what=what,
+            describe_value=describe_value(value),
+        )
     if arr.shape != tuple(expected_shape):
         return None, (
-            f"{what} has shape {arr.shape}, expected {tuple(expected_shape)}"
+            _f(
+                "{what} has shape {shape}, expected {tuple}",
+                what=what,
+                shape=arr.shape,
+                tuple=tuple(expected_shape),
+            )
             + _shape_hint(arr.shape, expected_shape, advice or Advice())
         )
     if not np.all(np.isfinite(arr)):
         return (
             None,
-            f"{what} contains NaN or inf: look for a division by zero or a sqrt of a negative",
+            _f(
+                "{what} contains NaN or inf: look for a division by zero or a sqrt of a negative",
+                what=what,
+            ),
         )
     return arr, None
 
@@ -289,18 +342,18 @@ def to_array(
 def _shape_hint(got: tuple[int, ...], expected: Sequence[int], advice: Advice) -> str:
     """Why a result may have the wrong shape, in the words of the exercise."""
     if tuple(expected) == ():
-        return ": return a single number"
+        return _(": return a single number")
     if advice.statistics:
         if got == () and len(expected) == 1:
-            return (
+            return _(
                 ": a single number for the whole matrix; compute one value per feature with axis=0"
             )
         if len(got) == len(expected) == 1 or (len(got) == 2 and got == tuple(expected)[::-1]):
-            return " (statistics over the wrong axis? rows are examples: use axis=0)"
+            return _(" (statistics over the wrong axis? rows are examples: use axis=0)")
         if len(got) == 2 and len(expected) == 1 and expected[0] in got:
-            return " (keepdims? return one value per feature, shape (n,))"
+            return _(" (keepdims? return one value per feature, shape (n,))")
     if advice.shapes:
-        return f" (the shapes here: {advice.shapes})"
+        return _f(" (the shapes here: {shapes})", shapes=advice.shapes)
     return ""
 
 
@@ -318,8 +371,11 @@ def close(a: Any, b: Any, rtol: float = 1e-6, atol: float = 1e-8) -> bool:
 
 def first_difference(got: np.ndarray, expected: np.ndarray) -> str:
     idx = np.unravel_index(np.argmax(np.abs(got - expected)), got.shape)
-    return (
-        f"at index {tuple(int(i) for i in idx)}: got {got[idx]:.6g}, expected {expected[idx]:.6g}"
+    return _f(
+        "at index {tuple}: got {got:.6g}, expected {expected:.6g}",
+        tuple=tuple(int(i) for i in idx),
+        got=got[idx],
+        expected=expected[idx],
     )
 
 
@@ -350,7 +406,7 @@ class Mistake:
     more: str | None = None
 
 
-_AXIS = (
+_AXIS = _(
     "statistics over the wrong axis? Rows are examples: mean and variance over axis=0 "
     "give one value per feature, shape (n,)"
 )
@@ -436,8 +492,8 @@ def run_check(
             warnings.simplefilter("ignore")
             result = check()
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a checker must never raise
-        why = f"unexpected problem: {_describe_error(exc)[0]}"
-        result = failed(name, 0, "the checker itself", why)
+        why = _f("unexpected problem: {x}", x=_describe_error(exc)[0])
+        result = failed(name, 0, _("the checker itself"), why)
     return escalate(result)
 
 
@@ -468,7 +524,12 @@ def _check(
 ):
     if not callable(fn):
         return failed(
-            name, 0, "the argument", f"pass your function itself, got {describe_value(fn)}"
+            name,
+            0,
+            _("the argument"),
+            _f(
+                "pass your function itself, got {describe_value}", describe_value=describe_value(fn)
+            ),
         )
     params = learner_parameters(fn)
     for k, case in enumerate(cases, start=1):
@@ -491,17 +552,23 @@ def _check(
                 name,
                 k - 1,
                 case.label,
-                f"return {len(expected_t)} values ({', '.join(output_names)}), "
-                f"got {describe_value(got)}",
+                _f(
+                    "return {len} values ({join}), got {describe_value}",
+                    len=len(expected_t),
+                    join=", ".join(output_names),
+                    describe_value=describe_value(got),
+                ),
             )
         else:
             got_t = got
         arrays = []
         for g, e, what in zip(got_t, expected_t, output_names, strict=True):
             if isinstance(e, np.ndarray) and e.ndim and type(g) in (list, tuple):
-                why = (
-                    f"{what} is a {type(g).__name__}: return a numpy array "
-                    "(numpy operations on arrays give one; np.array(...) converts)"
+                why = _f(
+                    "{what} is a {name}: return a numpy array (numpy operations on arrays give "
+                    "one; np.array(...) converts)",
+                    what=what,
+                    name=type(g).__name__,
                 )
             else:
                 arr, why = to_array(g, np.shape(e), what, np.asarray(e).dtype, advice)
@@ -519,7 +586,11 @@ def _check(
             if not np.allclose(g, e, rtol=rtol, atol=atol):
                 dtype = np.asarray(raw).dtype
                 note = (
-                    f" ({what} holds integers, dtype {dtype}: use float arithmetic)"
+                    _f(
+                        " ({what} holds integers, dtype {dtype}: use float arithmetic)",
+                        what=what,
+                        dtype=dtype,
+                    )
                     if dtype.kind in "iu" and e.dtype.kind == "f"
                     else ""
                 )
@@ -528,13 +599,18 @@ def _check(
                     name,
                     k - 1,
                     case.label,
-                    f"{what} differs from the expected value {first_difference(g, e)}{note}",
+                    _f(
+                        "{what} differs from the expected value {first_difference}{note}",
+                        what=what,
+                        first_difference=first_difference(g, e),
+                        note=note,
+                    ),
                     more=DIFFERS_MORE,
                 )
     return passed(name, len(cases))
 
 
-DIFFERS_MORE = (
+DIFFERS_MORE = _(
     "no typical mistake of this exercise gives these values. Run your function on the "
     "case's inputs yourself and compare each step with the lesson's formula: print the "
     "intermediate arrays and their shapes, and check them on a tiny example you can "
@@ -589,38 +665,51 @@ def outcome_hint(
 
 def _time_hint(outcome: Outcome, timeout: float) -> str:
     if outcome.importing:
-        return (
-            f"the function was still importing {outcome.importing} after "
-            f"{_sandbox.IMPORT_ALLOWANCE:g} s (a first import is not counted in the time "
-            "limit, up to that): does that module do heavy work when it is imported?"
+        return _f(
+            "the function was still importing {importing} after {IMPORT_ALLOWANCE:g} s (a first "
+            "import is not counted in the time limit, up to that): does that module do heavy "
+            "work when it is imported?",
+            importing=outcome.importing,
+            IMPORT_ALLOWANCE=_sandbox.IMPORT_ALLOWANCE,
         )
     if outcome.returned:
-        return (
-            f"the function returned {outcome.returned}, and turning it into numbers did not "
-            f"finish within {timeout:g} s (its __array__, __len__ or __iter__ never returns?): "
-            "return numpy arrays or numbers"
+        return _f(
+            "the function returned {returned}, and turning it into numbers did not finish "
+            "within {timeout:g} s (its __array__, __len__ or __iter__ never returns?): return "
+            "numpy arrays or numbers",
+            returned=outcome.returned,
+            timeout=timeout,
         )
     if outcome.over_budget:
-        return (
+        return _(
             "the function is too slow: the checks ran out of time before it returned "
             "(an endless loop, or much more work than the formula needs)"
         )
-    return f"the function did not return within {timeout:g} s: look for an endless loop"
+    return _f(
+        "the function did not return within {timeout:g} s: look for an endless loop",
+        timeout=timeout,
+    )
 
 
 def _error_hint(error: str, signature: bool, advice: Advice) -> tuple[str, str | None]:
     if "NotImplementedError" in error:
-        return "the function is not written yet (it raises NotImplementedError)", None
+        return _("the function is not written yet (it raises NotImplementedError)"), None
     if CALLS_REFERENCE in error:
         called = error.split(CALLS_REFERENCE, 1)[1].split()[0]
         if "(it is course_lib's)" in error:
             return (
-                f"that is course_lib's own {called}, not yours: define your function in "
-                "the exercise cell (def ...) and pass that one"
+                _f(
+                    "that is course_lib's own {called}, not yours: define your function in the "
+                    "exercise cell (def ...) and pass that one",
+                    called=called,
+                )
             ), None
         return (
-            f"the function calls course_lib's {called}: the exercise is to write it "
-            "yourself, with numpy"
+            _f(
+                "the function calls course_lib's {called}: the exercise is to write it "
+                "yourself, with numpy",
+                called=called,
+            )
         ), None
     if error.startswith((ENDED_THE_PROCESS, UNREADABLE)):
         return error, None  # not an exception of the function's: said as it is
@@ -628,23 +717,31 @@ def _error_hint(error: str, signature: bool, advice: Advice) -> tuple[str, str |
         return _signature_hint(error, advice)
     if error.startswith("MemoryError"):
         return (
-            f"the function raised {error}: it needs far more memory than these small "
-            "cases do. Look for an array that grows in a loop, or a much larger "
-            "intermediate array than the result (e.g. an (m, m) matrix)"
+            _f(
+                "the function raised {error}: it needs far more memory than these small cases "
+                "do. Look for an array that grows in a loop, or a much larger intermediate "
+                "array than the result (e.g. an (m, m) matrix)",
+                error=error,
+            )
         ), None
     matmul = _MATMUL.search(error)
     if matmul:
         rows, cols = matmul.groups()
         line = re.search(r"\(line \d+\)", error)
         where = f" {line.group(0)}" if line else ""
-        said = (
-            f"the function raised ValueError{where}: in a matrix product A @ B, A has {cols} "
-            f"columns but B has {rows} rows. (a, b) @ (c, d) needs b = c and gives (a, d)"
+        said = _f(
+            "the function raised ValueError{where}: in a matrix product A @ B, A has {cols} "
+            "columns but B has {rows} rows. (a, b) @ (c, d) needs b = c and gives (a, d)",
+            where=where,
+            cols=cols,
+            rows=rows,
         )
-        hint = advice.matmul or (f"the shapes here: {advice.shapes}" if advice.shapes else "")
+        hint = advice.matmul or (
+            _f("the shapes here: {shapes}", shapes=advice.shapes) if advice.shapes else ""
+        )
         more = advice.matmul_more
         return (f"{said}. {hint}" if hint else said), more
-    problem = f"the function raised {error}"
+    problem = _f("the function raised {error}", error=error)
     if "could not be broadcast" in error:
         if advice.broadcast:
             return f"{problem}. {advice.broadcast}", advice.broadcast_more
@@ -652,8 +749,12 @@ def _error_hint(error: str, signature: bool, advice: Advice) -> tuple[str, str |
             return f"{problem} — {_AXIS}", advice.broadcast_more
         if advice.shapes:
             return (
-                f"{problem}. Two arrays whose shapes do not fit were combined element by "
-                f"element; the shapes here: {advice.shapes}",
+                _f(
+                    "{problem}. Two arrays whose shapes do not fit were combined element by "
+                    "element; the shapes here: {shapes}",
+                    problem=problem,
+                    shapes=advice.shapes,
+                ),
                 advice.broadcast_more,
             )
     return problem, None
@@ -664,19 +765,26 @@ _UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '(\w+)'")
 
 def _signature_hint(error: str, advice: Advice) -> tuple[str, str | None]:
     """The function's parameters do not fit the call the checker makes."""
-    call = f": it calls {advice.call}" if advice.call else ""
+    call = _f(": it calls {call}", call=advice.call) if advice.call else ""
     keyword = _UNEXPECTED_KEYWORD.search(error)
     if keyword:
         name = keyword.group(1)
         return (
-            f"the checker passes the keyword argument {name}=... and your function does "
-            f"not accept it. Keep the parameters of the exercise's def line, with their "
-            f"names (the checker calls the function as the lesson does{call})"
-        ), f"the error was {error}"
+            _f(
+                "the checker passes the keyword argument {name}=... and your function does not "
+                "accept it. Keep the parameters of the exercise's def line, with their names "
+                "(the checker calls the function as the lesson does{call})",
+                name=name,
+                call=call,
+            )
+        ), _f("the error was {error}", error=error)
     return (
-        f"your function's parameters do not fit how the checker calls it{call}. Keep the "
-        "def line of the exercise as it is (same parameters, same order)"
-    ), f"the error was {error}"
+        _f(
+            "your function's parameters do not fit how the checker calls it{call}. Keep the def "
+            "line of the exercise as it is (same parameters, same order)",
+            call=call,
+        )
+    ), _f("the error was {error}", error=error)
 
 
 def _mutation_hint(
@@ -687,18 +795,27 @@ def _mutation_hint(
     for i in outcome.mutated:
         name = arg_names[i] if i < len(arg_names) else f"argument {i + 1}"
         mine = params[i] if i < len(params) else name
-        said.append(name if mine == name else f"{name} (your parameter {mine})")
+        said.append(
+            name if mine == name else _f("{name} (your parameter {mine})", name=name, mine=mine)
+        )
         own.append(mine)
     said += outcome.mutated_kwargs
     own += outcome.mutated_kwargs
     a = own[0]
     return (
-        f"the function modified its input {', '.join(said)}: it must leave the caller's "
-        f"arrays as they were. `{a} -= ...`, `{a} *= ...` or `{a}[...] = ...` write into "
-        f"the caller's array; `{a} = {a} - ...` makes a new one"
+        _f(
+            "the function modified its input {join}: it must leave the caller's arrays as they "
+            "were. `{a} -= ...`, `{a} *= ...` or `{a}[...] = ...` write into the caller's "
+            "array; `{a} = {a} - ...` makes a new one",
+            join=", ".join(said),
+            a=a,
+        )
     ), (
-        f"if you want to change {a} step by step, start from a copy of your own: "
-        f"`{a} = {a}.copy()` as the first line, then update the copy"
+        _f(
+            "if you want to change {a} step by step, start from a copy of your own: `{a} = "
+            "{a}.copy()` as the first line, then update the copy",
+            a=a,
+        )
     )
 
 
@@ -706,18 +823,21 @@ def returned_none_hint(output_names: Sequence[str]) -> str:
     """The hint for a function that returned None (it has no `return`, or a bare one)."""
     if not all(n.isidentifier() for n in output_names):  # e.g. "the learning rate"
         what = " and ".join(output_names)
-        return f"the function returned None: did it forget to `return` {what}?"
+        return _f("the function returned None: did it forget to `return` {what}?", what=what)
     if len(output_names) == 1:
-        return (
-            f"the function returned None: did it forget to `return` its result ({output_names[0]})?"
+        return _f(
+            "the function returned None: did it forget to `return` its result ({output_names})?",
+            output_names=output_names[0],
         )
-    return (
-        f"the function returned None: did it forget to `return` its {len(output_names)} "
-        f"results ({', '.join(output_names)}, in this order)?"
+    return _f(
+        "the function returned None: did it forget to `return` its {len} results ({join}, in "
+        "this order)?",
+        len=len(output_names),
+        join=", ".join(output_names),
     )
 
 
 def printed_details(outcome: Outcome) -> list[str]:
     """A detail line with what the function printed (its start), if it printed anything."""
     text = outcome.printed.strip()
-    return [f"(it printed: {text[:200]!r})"] if text else []
+    return [_f("(it printed: {text!r})", text=text[:200])] if text else []

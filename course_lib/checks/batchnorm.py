@@ -28,6 +28,7 @@ from ..gradcheck import (
     relative_error,
     verdict,
 )
+from ..i18n import _, _f
 from ._core import (
     BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
@@ -64,12 +65,14 @@ _FORWARD_ARGS = ("forward_fn", "z", "gamma", "beta", "eps")
 _BACKWARD_ARGS = ("forward_fn", "backward_fn", "z", "gamma", "beta", "kwargs", "dout")
 _NUMERICAL_ARGS = ("forward_fn", "z", "gamma", "beta", "kwargs", "dout")
 ADVICE_FORWARD = Advice(
-    shapes="z is (m, n), one row per example; gamma, beta, μ and σ² are (n,), one per feature",
-    call="batchnorm_forward(z, gamma, beta, eps=...) and, once, batchnorm_forward(z, gamma, beta)",
+    shapes=_("z is (m, n), one row per example; gamma, beta, μ and σ² are (n,), one per feature"),
+    call=_(
+        "batchnorm_forward(z, gamma, beta, eps=...) and, once, batchnorm_forward(z, gamma, beta)"
+    ),
 )
 ADVICE_BACKWARD = Advice(
-    shapes="dout, x̂ and dz are (m, n); dγ, dβ and the sums over the batch (axis=0) are (n,)",
-    call="batchnorm_backward(dout, cache), with the cache your batchnorm_forward returned",
+    shapes=_("dout, x̂ and dz are (m, n); dγ, dβ and the sums over the batch (axis=0) are (n,)"),
+    call=_("batchnorm_backward(dout, cache), with the cache your batchnorm_forward returned"),
 )
 
 
@@ -108,12 +111,12 @@ def _case(label: str, m: int, n: int, seed: int, eps: float | None, const: int |
 
 def _cases() -> list[_BNCase]:
     return [
-        _case("a 4×3 batch, eps=1e-5", 4, 3, 301, 1e-5),
-        _case("a 5×5 batch (as many examples as features), eps=1e-5", 5, 5, 302, 1e-5),
-        _case("a 6×2 batch with a large eps=0.5 (where ε goes matters)", 6, 2, 303, 0.5),
-        _case("a 2×3 batch (the smallest training batch), eps=0.5", 2, 3, 304, 0.5),
-        _case("a 4×3 batch whose feature 1 is constant (σ² = 0), eps=1e-3", 4, 3, 305, 1e-3, 1),
-        _case("a 7×4 batch, called without eps (the default 1e-5)", 7, 4, 306, None),
+        _case(_("a 4×3 batch, eps=1e-5"), 4, 3, 301, 1e-5),
+        _case(_("a 5×5 batch (as many examples as features), eps=1e-5"), 5, 5, 302, 1e-5),
+        _case(_("a 6×2 batch with a large eps=0.5 (where ε goes matters)"), 6, 2, 303, 0.5),
+        _case(_("a 2×3 batch (the smallest training batch), eps=0.5"), 2, 3, 304, 0.5),
+        _case(_("a 4×3 batch whose feature 1 is constant (σ² = 0), eps=1e-3"), 4, 3, 305, 1e-3, 1),
+        _case(_("a 7×4 batch, called without eps (the default 1e-5)"), 7, 4, 306, None),
     ]
 
 
@@ -165,7 +168,7 @@ def _forward_mistakes() -> list[Mistake]:
         return g * (z - mu) / (var + _e(eps)) + b
 
     def not_centred(z, g, b, eps=None):
-        _, var = _stats(z)
+        _unused, var = _stats(z)
         return g * z / np.sqrt(var + _e(eps)) + b
 
     def default_eps_changed(z, g, b, eps=None):
@@ -173,70 +176,92 @@ def _forward_mistakes() -> list[Mistake]:
             raise ValueError("applies only to a call without eps")
         return _ref_forward(z, g, b, 1e-8)[0]
 
-    x_hat = "x̂ = (z − μ)/√(σ² + ε) with μ and σ² = (1/m) Σ (z − μ)² per feature (axis=0)"
+    x_hat = _("x̂ = (z − μ)/√(σ² + ε) with μ and σ² = (1/m) Σ (z − μ)² per feature (axis=0)")
     return [
         Mistake(
-            "ε is outside the square root: it must be added to the variance, before the "
-            "root is taken",
+            _(
+                "ε is outside the square root: it must be added to the variance, before the "
+                "root is taken"
+            ),
             eps_outside,
-            f"divide by √(σ² + ε), not by √σ² + ε: {x_hat}",
+            _f("divide by √(σ² + ε), not by √σ² + ε: {x_hat}", x_hat=x_hat),
         ),
         Mistake(
-            "the default of eps was changed: called without eps, the function must use "
-            "1e-5, as the exercise's def line says",
+            _(
+                "the default of eps was changed: called without eps, the function must use "
+                "1e-5, as the exercise's def line says"
+            ),
             default_eps_changed,
-            "keep the def line as given: def batchnorm_forward(z, gamma, beta, eps=1e-5)",
+            _("keep the def line as given: def batchnorm_forward(z, gamma, beta, eps=1e-5)"),
         ),
         Mistake(
-            "ε is missing: the denominator must include it, so that a constant feature "
-            "(variance 0) does not divide 0 by 0",
+            _(
+                "ε is missing: the denominator must include it, so that a constant feature "
+                "(variance 0) does not divide 0 by 0"
+            ),
             no_eps,
             x_hat,
         ),
         Mistake(
-            "you used the unbiased variance (dividing by m − 1): Batch Norm normalizes each "
-            "batch with its own variance, dividing by m",
+            _(
+                "you used the unbiased variance (dividing by m − 1): Batch Norm normalizes each "
+                "batch with its own variance, dividing by m"
+            ),
             unbiased,
-            "σ² = (1/m) Σ_i (z_i − μ)², which is np.var's default (ddof=0)",
+            _("σ² = (1/m) Σ_i (z_i − μ)², which is np.var's default (ddof=0)"),
         ),
         Mistake(
-            "statistics over the wrong axis: you averaged over the features of each "
-            "example, which is Layer Normalization. Batch Norm averages over the examples "
-            "of the batch: one μ and one σ² per feature",
+            _(
+                "statistics over the wrong axis: you averaged over the features of each "
+                "example, which is Layer Normalization. Batch Norm averages over the examples "
+                "of the batch: one μ and one σ² per feature"
+            ),
             layer_norm,
-            "axis=0 runs over the rows (the examples): μ and σ² have shape (n,)",
+            _("axis=0 runs over the rows (the examples): μ and σ² have shape (n,)"),
         ),
         Mistake(
-            "statistics over the wrong axis: you took one μ per example (and, for a square "
-            "batch, numpy silently lined it up with the features). Batch Norm averages "
-            "over the examples: one μ and one σ² per feature",
+            _(
+                "statistics over the wrong axis: you took one μ per example (and, for a square "
+                "batch, numpy silently lined it up with the features). Batch Norm averages "
+                "over the examples: one μ and one σ² per feature"
+            ),
             layer_norm_no_keepdims,
-            "axis=0 runs over the rows (the examples): μ and σ² have shape (n,)",
+            _("axis=0 runs over the rows (the examples): μ and σ² have shape (n,)"),
         ),
         Mistake(
-            "μ and σ² were computed over the whole batch at once: Batch Norm keeps one μ "
-            "and one σ² per feature, each over the examples",
+            _(
+                "μ and σ² were computed over the whole batch at once: Batch Norm keeps one μ "
+                "and one σ² per feature, each over the examples"
+            ),
             whole_array,
-            "pass axis=0 to the mean and the variance: shape (n,)",
+            _("pass axis=0 to the mean and the variance: shape (n,)"),
         ),
         Mistake(
-            "γ and β are swapped: γ scales the normalized value and β shifts it",
+            _("γ and β are swapped: γ scales the normalized value and β shifts it"),
             swapped,
-            "out = z̃ = γ·x̂ + β: γ multiplies x̂, β is added",
+            _("out = z̃ = γ·x̂ + β: γ multiplies x̂, β is added"),
         ),
         Mistake(
-            "you returned the normalized value x̂: the last step scales it by γ and shifts it by β",
+            _(
+                "you returned the normalized value x̂: the last step scales it by γ and shifts "
+                "it by β"
+            ),
             no_scale_shift,
-            "out = z̃ = γ·x̂ + β",
+            _("out = z̃ = γ·x̂ + β"),
         ),
         Mistake(
-            "you divided by the variance (plus ε) instead of the standard deviation (the "
-            "notes' slip from lesson 01): the denominator is a square root",
+            _(
+                "you divided by the variance (plus ε) instead of the standard deviation (the "
+                "notes' slip from lesson 01): the denominator is a square root"
+            ),
             by_variance,
             x_hat,
         ),
         Mistake(
-            "the mean was not subtracted: normalizing first centres each feature on its batch mean",
+            _(
+                "the mean was not subtracted: normalizing first centres each feature on its "
+                "batch mean"
+            ),
             not_centred,
             x_hat,
         ),
@@ -246,134 +271,161 @@ def _forward_mistakes() -> list[Mistake]:
 def _backward_mistakes() -> list[Mistake]:
     # Each returns (dz, dgamma, dbeta) for a case's (z, gamma, beta, eps, dout).
     def parts(z, g, b, eps, dout):
-        _, cache = _ref_forward(z, g, b, eps)
+        _unused, cache = _ref_forward(z, g, b, eps)
         dz, dg, db = _ref_backward(dout, cache)
         return cache.x_hat, cache.inv_std, dz, dg, db
 
     def no_mean_term(z, g, b, eps, dout):
-        xh, r, _, dg, db = parts(z, g, b, eps, dout)
+        xh, r, _unused, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return g * r * (dout - xh * dg / m), dg, db
 
     def no_var_term(z, g, b, eps, dout):
-        xh, r, _, dg, db = parts(z, g, b, eps, dout)
+        xh, r, _unused, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return g * r * (dout - db / m), dg, db
 
     def constants(z, g, b, eps, dout):
-        xh, r, _, dg, db = parts(z, g, b, eps, dout)
+        xh, r, _unused, dg, db = parts(z, g, b, eps, dout)
         return g * r * dout, dg, db
 
     def swapped(z, g, b, eps, dout):
-        _, _, dz, dg, db = parts(z, g, b, eps, dout)
+        _unused, _unused, dz, dg, db = parts(z, g, b, eps, dout)
         return dz, db, dg
 
     def no_gamma(z, g, b, eps, dout):
-        xh, r, _, dg, db = parts(z, g, b, eps, dout)
+        xh, r, _unused, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return r * (dout - db / m - xh * dg / m), dg, db
 
     def no_one_over_m(z, g, b, eps, dout):
-        _, _, dz, dg, db = parts(z, g, b, eps, dout)
+        _unused, _unused, dz, dg, db = parts(z, g, b, eps, dout)
         return z.shape[0] * dz, dg, db
 
     def var_sign(z, g, b, eps, dout):
-        xh, r, _, dg, db = parts(z, g, b, eps, dout)
+        xh, r, _unused, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return g * r * (dout - db / m + xh * dg / m), dg, db
 
     def no_eps(z, g, b, eps, dout):
         # 1/sqrt(var) in the backward, with the forward's x_hat (which has eps)
-        xh, _, _, dg, db = parts(z, g, b, eps, dout)
+        xh, _unused, _unused, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return g / z.std(axis=0) * (dout - db / m - xh * dg / m), dg, db
 
     def dgamma_with_z(z, g, b, eps, dout):
-        _, _, dz, _, db = parts(z, g, b, eps, dout)
+        _unused, _unused, dz, _unused, db = parts(z, g, b, eps, dout)
         return dz, (dout * z).sum(axis=0), db
 
     def dgamma_with_out(z, g, b, eps, dout):
-        out, _ = _ref_forward(z, g, b, eps)
-        _, _, dz, _, db = parts(z, g, b, eps, dout)
+        out, _unused = _ref_forward(z, g, b, eps)
+        _unused, _unused, dz, _unused, db = parts(z, g, b, eps, dout)
         return dz, (dout * out).sum(axis=0), db
 
     def mean_not_sum(z, g, b, eps, dout):
-        _, _, dz, dg, db = parts(z, g, b, eps, dout)
+        _unused, _unused, dz, dg, db = parts(z, g, b, eps, dout)
         m = z.shape[0]
         return dz, dg / m, db / m
 
-    boxed = (
+    boxed = _(
         "the boxed formula: dz_i = γ/√(σ² + ε)·(dz̃_i − dβ/m − x̂_i·dγ/m), "
         "with dβ = Σ_i dz̃_i, dγ = Σ_i dz̃_i·x̂_i and dz̃ = dout"
     )
     return [
         Mistake(
-            "the mean path is missing: μ depends on every z_i of the batch, so each z_i "
-            "also reaches the loss through μ. Walk node (1) of the graph back: dμ is a sum "
-            "over the batch, and each dz_i receives its share dμ/m",
+            _(
+                "the mean path is missing: μ depends on every z_i of the batch, so each z_i "
+                "also reaches the loss through μ. Walk node (1) of the graph back: dμ is a sum "
+                "over the batch, and each dz_i receives its share dμ/m"
+            ),
             no_mean_term,
-            f"the mean path adds −γ/√(σ² + ε)·dβ/m to every dz_i: {boxed}",
+            _f("the mean path adds −γ/√(σ² + ε)·dβ/m to every dz_i: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "the variance path is missing: σ² depends on every z_i of the batch, so each z_i "
-            "also reaches the loss through σ². Walk nodes (6) to (3) back: dσ² is a sum over "
-            "the batch, and node (3) sends it to each z_i in proportion to z_i − μ",
+            _(
+                "the variance path is missing: σ² depends on every z_i of the batch, so each z_i "
+                "also reaches the loss through σ². Walk nodes (6) to (3) back: dσ² is a sum over "
+                "the batch, and node (3) sends it to each z_i in proportion to z_i − μ"
+            ),
             no_var_term,
-            f"the variance path adds −γ/√(σ² + ε)·x̂_i·dγ/m to dz_i: {boxed}",
+            _f("the variance path adds −γ/√(σ² + ε)·x̂_i·dγ/m to dz_i: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "μ and σ² were treated as constants: both depend on every z_i of the batch, so "
-            "dz_i has three parts, the direct one and one through each statistic. Derive the "
-            "mean path (node 1) and the variance path (nodes 3 to 6) on the graph",
+            _(
+                "μ and σ² were treated as constants: both depend on every z_i of the batch, so "
+                "dz_i has three parts, the direct one and one through each statistic. Derive the "
+                "mean path (node 1) and the variance path (nodes 3 to 6) on the graph"
+            ),
             constants,
-            f"the direct part is γ/√(σ² + ε)·dz̃_i; the two paths subtract dβ/m and "
-            f"x̂_i·dγ/m inside the bracket: {boxed}",
+            _f(
+                "the direct part is γ/√(σ² + ε)·dz̃_i; the two paths subtract dβ/m and "
+                "x̂_i·dγ/m inside the bracket: {boxed}",
+                boxed=boxed,
+            ),
         ),
         Mistake(
-            "dγ and dβ are swapped: β is added to every output, so its gradient is the plain "
-            "sum of dz̃ over the batch; γ multiplies x̂, so its gradient weighs dz̃ by x̂",
+            _(
+                "dγ and dβ are swapped: β is added to every output, so its gradient is the plain "
+                "sum of dz̃ over the batch; γ multiplies x̂, so its gradient weighs dz̃ by x̂"
+            ),
             swapped,
-            "dβ = Σ_i dz̃_i and dγ = Σ_i dz̃_i·x̂_i, sums over the batch (axis=0)",
+            _("dβ = Σ_i dz̃_i and dγ = Σ_i dz̃_i·x̂_i, sums over the batch (axis=0)"),
         ),
         Mistake(
-            "γ is missing from dz: the output is γ·x̂ + β, so the gradient that reaches x̂ "
-            "is dz̃ scaled by γ",
+            _(
+                "γ is missing from dz: the output is γ·x̂ + β, so the gradient that reaches x̂ "
+                "is dz̃ scaled by γ"
+            ),
             no_gamma,
-            f"dx̂_i = γ·dz̃_i: {boxed}",
+            _f("dx̂_i = γ·dz̃_i: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "dz is m times too large: μ and σ² are averages over the batch, so the paths "
-            "through them carry a factor 1/m",
+            _(
+                "dz is m times too large: μ and σ² are averages over the batch, so the paths "
+                "through them carry a factor 1/m"
+            ),
             no_one_over_m,
             boxed,
         ),
         Mistake(
-            "sign error in the variance path: a larger σ² makes every x̂_i smaller in size, "
-            "so that path enters dz with a minus sign",
+            _(
+                "sign error in the variance path: a larger σ² makes every x̂_i smaller in size, "
+                "so that path enters dz with a minus sign"
+            ),
             var_sign,
-            f"… − x̂_i·dγ/m inside the bracket: {boxed}",
+            _f("… − x̂_i·dγ/m inside the bracket: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "ε is missing in the backward pass: the forward divided by √(σ² + ε), so the "
-            "backward must use that same number, not 1/σ (keep it in the cache)",
+            _(
+                "ε is missing in the backward pass: the forward divided by √(σ² + ε), so the "
+                "backward must use that same number, not 1/σ (keep it in the cache)"
+            ),
             no_eps,
-            f"store 1/√(σ² + ε) in the cache and use it: {boxed}",
+            _f("store 1/√(σ² + ε) in the cache and use it: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "dγ weighs dz̃ by the wrong array: γ multiplies the normalized value x̂, not the input z",
+            _(
+                "dγ weighs dz̃ by the wrong array: γ multiplies the normalized value x̂, not "
+                "the input z"
+            ),
             dgamma_with_z,
-            "dγ = Σ_i dz̃_i·x̂_i",
+            _("dγ = Σ_i dz̃_i·x̂_i"),
         ),
         Mistake(
-            "dγ weighs dz̃ by the output z̃: γ multiplies the normalized value x̂, before β is added",
+            _(
+                "dγ weighs dz̃ by the output z̃: γ multiplies the normalized value x̂, before β "
+                "is added"
+            ),
             dgamma_with_out,
-            "dγ = Σ_i dz̃_i·x̂_i",
+            _("dγ = Σ_i dz̃_i·x̂_i"),
         ),
         Mistake(
-            "dγ and dβ are averages over the batch: every example uses γ and β, so their "
-            "gradients add up over the batch (sums, not means)",
+            _(
+                "dγ and dβ are averages over the batch: every example uses γ and β, so their "
+                "gradients add up over the batch (sums, not means)"
+            ),
             mean_not_sum,
-            "dβ = Σ_i dz̃_i and dγ = Σ_i dz̃_i·x̂_i, sums over axis=0",
+            _("dβ = Σ_i dz̃_i and dγ = Σ_i dz̃_i·x̂_i, sums over axis=0"),
         ),
     ]
 
@@ -394,28 +446,43 @@ def _call_forward(forward_fn, z, gamma, beta, kwargs):
 def _forward_output(returned: Any, shape: tuple[int, int], who: str) -> tuple[Any, str | None]:
     """The ``out`` of a forward's return value (out, cache), or why there is none."""
     if type(returned) is not tuple or len(returned) != 2 or type(returned[0]) is not bool:
-        return None, f"{who} returned an object that is not a pair (out, cache)"
+        return None, _f("{who} returned an object that is not a pair (out, cache)", who=who)
     pair, value = returned
     if pair:
         return to_array(value, shape, "out", advice=ADVICE_FORWARD)
     if value is None:
         return None, returned_none_hint(("out", "cache"))
     if type(value) is np.ndarray:
-        return None, f"{who} returned only {describe_value(value)}: return the pair (out, cache)"
-    return None, f"{who} must return the pair (out, cache), got {describe_value(value)}"
+        return None, _f(
+            "{who} returned only {describe_value}: return the pair (out, cache)",
+            who=who,
+            describe_value=describe_value(value),
+        )
+    return None, _f(
+        "{who} must return the pair (out, cache), got {describe_value}",
+        who=who,
+        describe_value=describe_value(value),
+    )
 
 
 def _grad_arrays(value: Any, m: int, n: int) -> tuple[list[np.ndarray] | None, str | None]:
     if value is None:
         return None, returned_none_hint(("dz", "dgamma", "dbeta"))
     if not isinstance(value, tuple | list) or len(value) != 3:
-        return None, f"return 3 values (dz, dgamma, dbeta), got {describe_value(value)}"
+        return None, _f(
+            "return 3 values (dz, dgamma, dbeta), got {describe_value}",
+            describe_value=describe_value(value),
+        )
     arrays = []
     for v, what, shape in zip(value, ("dz", "dgamma", "dbeta"), ((m, n), (n,), (n,)), strict=True):
         if what != "dz" and np.shape(v) == (m, n):
             return None, (
-                f"{what} has shape {(m, n)}: sum over the examples of the batch "
-                "(axis=0), one value per feature"
+                _f(
+                    "{what} has shape {x}: sum over the examples of the batch (axis=0), one "
+                    "value per feature",
+                    what=what,
+                    x=(m, n),
+                )
             )
         arr, why = to_array(v, shape, what, advice=ADVICE_BACKWARD)
         if why:
@@ -426,7 +493,7 @@ def _grad_arrays(value: Any, m: int, n: int) -> tuple[list[np.ndarray] | None, s
 
 def _run_forward_backward(forward_fn, backward_fn, z, gamma, beta, kwargs, dout):
     """Run in the child: the learner's backward on the learner's own cache."""
-    _, cache = forward_fn(z, gamma, beta, **kwargs)
+    _unused, cache = forward_fn(z, gamma, beta, **kwargs)
     grads = backward_fn(dout, cache)
     note_returned(grads)
     return grads
@@ -443,7 +510,7 @@ def _numerical(forward_fn, z, gamma, beta, kwargs, dout):
 
 def _nan_hint(case: _BNCase, why: str) -> str:
     if case.constant_feature and "NaN" in why:
-        return (
+        return _(
             "a constant feature (every example equal, σ² = 0) gave NaN or inf: 0/0. With ε "
             "added to the variance inside the square root, the denominator is never 0"
         )
@@ -455,9 +522,12 @@ def _fd_note(errors: list[float]) -> str:
     said = "; ".join(
         f"{name} {describe_error(e)}" for name, e in zip(("dz", "dγ", "dβ"), errors, strict=True)
     )
-    return (
-        f"gradient check against central differences of your forward (relative error): "
-        f"{said} (below {CORRECT_BELOW:.0e}: correct; above {BUG_ABOVE:.0e}: a bug)"
+    return _f(
+        "gradient check against central differences of your forward (relative error): {said} "
+        "(below {CORRECT_BELOW:.0e}: correct; above {BUG_ABOVE:.0e}: a bug)",
+        said=said,
+        CORRECT_BELOW=CORRECT_BELOW,
+        BUG_ABOVE=BUG_ABOVE,
     )
 
 
@@ -473,7 +543,12 @@ def check_batchnorm_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -
 
 def _check_forward(fn, timeout):
     if not callable(fn):
-        return failed(FORWARD, 0, "the argument", f"pass your function, got {describe_value(fn)}")
+        return failed(
+            FORWARD,
+            0,
+            _("the argument"),
+            _f("pass your function, got {describe_value}", describe_value=describe_value(fn)),
+        )
     mistakes = _forward_mistakes()
     cases = _cases()
     params = ("forward_fn", *learner_parameters(fn))
@@ -497,7 +572,7 @@ def _check_forward(fn, timeout):
             FORWARD,
             k,
             case.label,
-            "out differs from the expected value: compare step by step with the four formulas",
+            _("out differs from the expected value: compare step by step with the four formulas"),
             first_difference(out, expected),
             more=DIFFERS_MORE,
         )
@@ -526,7 +601,14 @@ def _check_backward(forward_fn, backward_fn, timeout):
     for fn, what in ((forward_fn, "forward_fn"), (backward_fn, "backward_fn")):
         if not callable(fn):
             return failed(
-                BACKWARD, 0, "the arguments", f"{what} must be a function, got {describe_value(fn)}"
+                BACKWARD,
+                0,
+                _("the arguments"),
+                _f(
+                    "{what} must be a function, got {describe_value}",
+                    what=what,
+                    describe_value=describe_value(fn),
+                ),
             )
     mistakes = _backward_mistakes()
     cases = _cases()
@@ -548,14 +630,17 @@ def _check_backward(forward_fn, backward_fn, timeout):
         if not problem:
             out, problem = _forward_output(fwd.value, (m, n), FORWARD)
             if not problem and not close(out, expected_out):
-                problem, details = "its output differs from the expected one", []
+                problem, details = _("its output differs from the expected one"), []
         if problem:
             return failed(
                 BACKWARD,
                 k,
                 case.label,
-                f"batchnorm_forward must work first ({problem}): run "
-                "checks.check_batchnorm_forward on it",
+                _f(
+                    "batchnorm_forward must work first ({problem}): run "
+                    "checks.check_batchnorm_forward on it",
+                    problem=problem,
+                ),
                 *details,
             )
         # 2. The learner's backward on the learner's own cache.
@@ -573,13 +658,17 @@ def _check_backward(forward_fn, backward_fn, timeout):
             _numerical, forward_fn, *inputs, case.kwargs, case.dout, timeout=timeout * 4
         )
         if not num.ok or num.value is None:
-            why = outcome_problem(num, _NUMERICAL_ARGS, timeout * 4) or "it returned nothing"
+            why = outcome_problem(num, _NUMERICAL_ARGS, timeout * 4) or _("it returned nothing")
             return failed(
                 BACKWARD,
                 k,
                 case.label,
-                "your batchnorm_forward failed while the checker computed finite differences "
-                f"of it (it calls the forward twice per entry of z, γ and β): {why}",
+                _f(
+                    "your batchnorm_forward failed while the checker computed finite "
+                    "differences of it (it calls the forward twice per entry of z, γ and β): "
+                    "{why}",
+                    why=why,
+                ),
             )
         fd_errors = [relative_error(g, nv) for g, nv in zip(grads, num.value, strict=True)]
         expected = _ref_backward(case.dout, ref_cache)
@@ -591,12 +680,12 @@ def _check_backward(forward_fn, backward_fn, timeout):
             return failed(BACKWARD, k, case.label, mistake.hint, fd_note, more=mistake.more)
         for g, e, what in zip(grads, expected, ("dz", "dgamma", "dbeta"), strict=True):
             if not close(g, e):
-                extra = " (it is zero everywhere)" if not np.any(g) else ""
+                extra = _(" (it is zero everywhere)") if not np.any(g) else ""
                 return failed(
                     BACKWARD,
                     k,
                     case.label,
-                    f"{what} differs from the expected gradient{extra}",
+                    _f("{what} differs from the expected gradient{extra}", what=what, extra=extra),
                     first_difference(g, np.asarray(e, dtype=float)),
                     fd_note,
                 )
@@ -604,7 +693,7 @@ def _check_backward(forward_fn, backward_fn, timeout):
             BACKWARD,
             k,
             case.label,
-            "the gradients match the course's but not the finite differences of your forward",
+            _("the gradients match the course's but not the finite differences of your forward"),
             fd_note,
         )
     return passed(BACKWARD, len(cases))

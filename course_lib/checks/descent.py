@@ -12,31 +12,41 @@ from __future__ import annotations
 import numpy as np
 
 from ..descent import gradient_descent_step, largest_stable_lr
+from ..i18n import _, _f
 from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
 
 ADVICE_STEP = Advice(
-    shapes="X is (m, n); y, ŷ and the residual ŷ − y are (m,), one per example; w is (n,), "
-    "one per feature; b and lr are numbers",
+    shapes=_(
+        "X is (m, n); y, ŷ and the residual ŷ − y are (m,), one per example; w is (n,), "
+        "one per feature; b and lr are numbers"
+    ),
     statistics=False,
     broadcast=(
-        "An element-wise operation combined arrays whose shapes do not fit: X is (m, n), "
-        "the residual is (m,), w is (n,). Turning the m residuals into n gradient entries, "
-        "one per feature, takes a matrix product, not an element-wise one"
+        _(
+            "An element-wise operation combined arrays whose shapes do not fit: X is (m, n), "
+            "the residual is (m,), w is (n,). Turning the m residuals into n gradient entries, "
+            "one per feature, takes a matrix product, not an element-wise one"
+        )
     ),
-    broadcast_more="dw = Xᵀ(ŷ − y)/m: (n, m) @ (m,) gives (n,)",
+    broadcast_more=_("dw = Xᵀ(ŷ − y)/m: (n, m) @ (m,) gives (n,)"),
     matmul=(
-        "X is (m, n), w is (n,) and the residual ŷ − y is (m,): write down the shapes of "
-        "each product and check that they chain"
+        _(
+            "X is (m, n), w is (n,) and the residual ŷ − y is (m,): write down the shapes of "
+            "each product and check that they chain"
+        )
     ),
-    matmul_more="ŷ = X w + b is (m, n) @ (n,) → (m,); dw = Xᵀ(ŷ − y)/m is (n, m) @ (m,) → (n,)",
+    matmul_more=_("ŷ = X w + b is (m, n) @ (n,) → (m,); dw = Xᵀ(ŷ − y)/m is (n, m) @ (m,) → (n,)"),
 )
 ADVICE_LR = Advice(
-    shapes="X is (m, n); X̃ = [X, 1] is (m, n + 1); the Hessian (1/m) X̃ᵀX̃ is (n + 1, n + 1)",
+    shapes=_("X is (m, n); X̃ = [X, 1] is (m, n + 1); the Hessian (1/m) X̃ᵀX̃ is (n + 1, n + 1)"),
     statistics=False,
     matmul=(
-        "X̃ is (m, n + 1): the Hessian (1/m) X̃ᵀX̃ multiplies the transpose (n + 1, m) by X̃ (m, n + 1)"
+        _(
+            "X̃ is (m, n + 1): the Hessian (1/m) X̃ᵀX̃ multiplies the transpose (n + 1, m) by "
+            "X̃ (m, n + 1)"
+        )
     ),
-    matmul_more="H = X1.T @ X1 / m with X1 = [X, 1] of shape (m, n + 1)",
+    matmul_more=_("H = X1.T @ X1 / m with X1 = [X, 1] of shape (m, n + 1)"),
 )
 
 __all__ = ["check_gradient_descent_step", "check_largest_stable_lr"]
@@ -91,58 +101,74 @@ def _step_mistakes() -> list[Mistake]:
         r = _residual(X, y, w, b)
         return w - lr * X.T @ r / X.shape[1], b - lr * r.mean()
 
-    step = (
+    step = _(
         "w_new = w − lr·dw and b_new = b − lr·db, with dw = (1/m) Xᵀ(ŷ − y) and "
         "db = (1/m) Σ(ŷ − y), ŷ = X w + b"
     )
     return [
         Mistake(
-            "sign error: your step went uphill, so the cost grows. Gradient descent moves "
-            "against the gradient, and the residual is the prediction minus the target",
+            _(
+                "sign error: your step went uphill, so the cost grows. Gradient descent moves "
+                "against the gradient, and the residual is the prediction minus the target"
+            ),
             sign,
             step,
         ),
         Mistake(
-            "the step is m times too large: the cost J is the average of the m losses, so "
-            "its gradient is an average over the examples too, not a sum",
+            _(
+                "the step is m times too large: the cost J is the average of the m losses, so "
+                "its gradient is an average over the examples too, not a sum"
+            ),
             no_mean,
-            f"{step}; m is the number of examples (rows of X)",
+            _f("{step}; m is the number of examples (rows of X)", step=step),
         ),
         Mistake(
-            "b's gradient was computed with the already updated w: both gradients must be "
-            "taken at the old (w, b), then both parameters updated (a simultaneous update)",
+            _(
+                "b's gradient was computed with the already updated w: both gradients must be "
+                "taken at the old (w, b), then both parameters updated (a simultaneous update)"
+            ),
             sequential,
-            "compute the residual ŷ − y once, from the old w and b; derive dw and db from "
-            "it; then return both new values",
+            _(
+                "compute the residual ŷ − y once, from the old w and b; derive dw and db from "
+                "it; then return both new values"
+            ),
         ),
         Mistake(
-            "the gradient is twice too large: that is the derivative of the loss (ŷ − y)². "
-            "This course's loss is ½(ŷ − y)², whose ½ cancels the 2",
+            _(
+                "the gradient is twice too large: that is the derivative of the loss (ŷ − y)². "
+                "This course's loss is ½(ŷ − y)², whose ½ cancels the 2"
+            ),
             twice,
-            f"dL/dŷ = ŷ − y, with no factor 2: {step}",
+            _f("dL/dŷ = ŷ − y, with no factor 2: {step}", step=step),
         ),
         Mistake(
-            "b is missing from the prediction: the model predicts with the weights and the "
-            "bias, so the residual must include b",
+            _(
+                "b is missing from the prediction: the model predicts with the weights and the "
+                "bias, so the residual must include b"
+            ),
             no_bias_in_prediction,
-            "ŷ = X w + b, and the residual is ŷ − y",
+            _("ŷ = X w + b, and the residual is ŷ − y"),
         ),
         Mistake(
-            "b was not updated: gradient descent moves every parameter by its own "
-            "gradient, the bias too",
+            _(
+                "b was not updated: gradient descent moves every parameter by its own "
+                "gradient, the bias too"
+            ),
             b_not_updated,
-            "b_new = b − lr·db with db = (1/m) Σ(ŷ − y), the mean of the residual",
+            _("b_new = b − lr·db with db = (1/m) Σ(ŷ − y), the mean of the residual"),
         ),
         Mistake(
-            "the learning rate is missing: each step is the gradient scaled by lr",
+            _("the learning rate is missing: each step is the gradient scaled by lr"),
             no_lr,
             step,
         ),
         Mistake(
-            "you divided by the number of features n instead of the number of examples m: "
-            "the cost averages over the examples, the rows of X",
+            _(
+                "you divided by the number of features n instead of the number of examples m: "
+                "the cost averages over the examples, the rows of X"
+            ),
             over_n,
-            f"{step}; m = X.shape[0]",
+            _f("{step}; m = X.shape[0]", step=step),
         ),
     ]
 
@@ -157,19 +183,19 @@ def gradient_step_cases() -> list[Case]:
     X4 = np.array([[2.0, -1.0, 0.5]])
     return [
         Case(
-            "X (6, 2), y (6,), w = [0.5, -1.0], b = 0.7, lr = 0.05",
+            _("X (6, 2), y (6,), w = [0.5, -1.0], b = 0.7, lr = 0.05"),
             (X1, y1, np.array([0.5, -1.0]), 0.7, 0.05),
         ),
         Case(
-            "X (9, 3) with correlated features, w = [1, 0.2, -2], b = -0.4, lr = 0.01",
+            _("X (9, 3) with correlated features, w = [1, 0.2, -2], b = -0.4, lr = 0.01"),
             (X2, y2, np.array([1.0, 0.2, -2.0]), -0.4, 0.01),
         ),
         Case(
-            "one feature: X (4, 1), w = [0], b = 0 (the first step), lr = 0.1",
+            _("one feature: X (4, 1), w = [0], b = 0 (the first step), lr = 0.1"),
             (X3, y3, np.zeros(1), 0.0, 0.1),
         ),
         Case(
-            "a single example: X (1, 3), y = [3], w = [1, 1, 1], b = 2, lr = 0.2",
+            _("a single example: X (1, 3), y = [3], w = [1, 1, 1], b = 2, lr = 0.2"),
             (X4, np.array([3.0]), np.ones(3), 2.0, 0.2),
         ),
     ]
@@ -212,75 +238,100 @@ def _lr_mistakes() -> list[Mistake]:
     def unsorted(H):
         return np.real(np.linalg.eig(H)[0])
 
-    bound = "lr_max = 2/λ_max, λ_max the largest eigenvalue of H = (1/m) X̃ᵀX̃, X̃ = [X, 1]"
-    unsorted_hint = (
+    bound = _("lr_max = 2/λ_max, λ_max the largest eigenvalue of H = (1/m) X̃ᵀX̃, X̃ = [X, 1]")
+    unsorted_hint = _(
         "np.linalg.eig returns the eigenvalues in no particular order, so the one you "
         "picked is not necessarily the largest. The bound needs the largest eigenvalue "
         "λ_max"
     )
-    unsorted_more = (
+    unsorted_more = _(
         "take the largest of them (.max()), or use np.linalg.eigvalsh, made for symmetric "
         "matrices like this Hessian: it returns them sorted, smallest first"
     )
     return [
         Mistake(
-            "the eigenvalue you used is the smallest one, λ_min: the bound comes from the "
-            "steepest direction, the one with the largest eigenvalue λ_max. (np.linalg.eig "
-            "returns the eigenvalues in no particular order; np.linalg.eigvalsh sorts them, "
-            "smallest first.)",
+            _(
+                "the eigenvalue you used is the smallest one, λ_min: the bound comes from the "
+                "steepest direction, the one with the largest eigenvalue λ_max. (np.linalg.eig "
+                "returns the eigenvalues in no particular order; np.linalg.eigvalsh sorts them, "
+                "smallest first.)"
+            ),
             lambda X: 2.0 / eig(_hessian(X))[0],
-            "along an eigenvector, one step multiplies the error by 1 − lr·λ, which needs "
-            f"|1 − lr·λ| < 1 for every λ; the largest λ is the strictest: {bound}. Take the "
-            "largest eigenvalue: the maximum of eig's, or the last of eigvalsh's",
+            _f(
+                "along an eigenvector, one step multiplies the error by 1 − lr·λ, which needs "
+                "|1 − lr·λ| < 1 for every λ; the largest λ is the strictest: {bound}. Take the "
+                "largest eigenvalue: the maximum of eig's, or the last of eigvalsh's",
+                bound=bound,
+            ),
         ),
         Mistake(unsorted_hint, lambda X: 2.0 / unsorted(_hessian(X))[-1], unsorted_more),
         Mistake(unsorted_hint, lambda X: 2.0 / unsorted(_hessian(X))[0], unsorted_more),
         Mistake(
-            "the factor 2 is missing: 1/λ_max is the step that lands exactly on the minimum "
-            "along the steepest direction. Larger steps still converge (they overshoot, then "
-            "come back), up to twice that",
+            _(
+                "the factor 2 is missing: 1/λ_max is the step that lands exactly on the minimum "
+                "along the steepest direction. Larger steps still converge (they overshoot, then "
+                "come back), up to twice that"
+            ),
             lambda X: 1.0 / eig(_hessian(X))[-1],
-            f"{bound}. (1/λ_max also comes from the Hessian of (ŷ − y)² without the ½, "
-            "which is twice as large.)",
+            _f(
+                "{bound}. (1/λ_max also comes from the Hessian of (ŷ − y)² without the ½, which "
+                "is twice as large.)",
+                bound=bound,
+            ),
         ),
         Mistake(
-            "the Hessian is m times too large: J averages the losses over the m examples, "
-            "so its Hessian is an average too",
+            _(
+                "the Hessian is m times too large: J averages the losses over the m examples, "
+                "so its Hessian is an average too"
+            ),
             lambda X: 2.0 / eig(_hessian(X) * X.shape[0])[-1],
-            f"H = (1/m) X̃ᵀX̃, not X̃ᵀX̃: {bound}",
+            _f("H = (1/m) X̃ᵀX̃, not X̃ᵀX̃: {bound}", bound=bound),
         ),
         Mistake(
-            "the bias b is missing from the Hessian: gradient descent also updates b, so "
-            "the curvature is that of J over (w, b). Give b its own feature, one that is "
-            "always 1",
+            _(
+                "the bias b is missing from the Hessian: gradient descent also updates b, so "
+                "the curvature is that of J over (w, b). Give b its own feature, one that is "
+                "always 1"
+            ),
             lambda X: 2.0 / eig(X.T @ X / X.shape[0])[-1],
-            f"X̃ = [X, 1] appends a column of ones: np.hstack([X, np.ones((m, 1))]); {bound}",
+            _f(
+                "X̃ = [X, 1] appends a column of ones: np.hstack([X, np.ones((m, 1))]); {bound}",
+                bound=bound,
+            ),
         ),
         Mistake(
-            "you centred X (the covariance matrix): that is the Hessian when b is held at "
-            "its optimum. Gradient descent moves b too and sees the uncentred matrix, whose "
-            "λ_max is larger when the features are far from 0",
+            _(
+                "you centred X (the covariance matrix): that is the Hessian when b is held at "
+                "its optimum. Gradient descent moves b too and sees the uncentred matrix, whose "
+                "λ_max is larger when the features are far from 0"
+            ),
             lambda X: 2.0 / eig(np.cov(X.T, bias=True).reshape(X.shape[1], X.shape[1]))[-1],
-            f"no mean is subtracted: {bound}",
+            _f("no mean is subtracted: {bound}", bound=bound),
         ),
         Mistake(
-            "you took a square root: the bound uses an eigenvalue of the Hessian itself, not "
-            "a singular value (the square root of one)",
+            _(
+                "you took a square root: the bound uses an eigenvalue of the Hessian itself, not "
+                "a singular value (the square root of one)"
+            ),
             lambda X: 2.0 / np.sqrt(eig(_hessian(X))[-1]),
-            f"the largest singular value of X̃/√m is √λ_max: {bound}",
+            _f("the largest singular value of X̃/√m is √λ_max: {bound}", bound=bound),
         ),
         Mistake(
-            "you used a singular value of X̃: it is the square root of an eigenvalue of "
-            "X̃ᵀX̃, without the 1/m. The bound needs the largest eigenvalue of the Hessian",
+            _(
+                "you used a singular value of X̃: it is the square root of an eigenvalue of "
+                "X̃ᵀX̃, without the 1/m. The bound needs the largest eigenvalue of the Hessian"
+            ),
             lambda X: 2.0 / np.linalg.svd(_with_ones(X), compute_uv=False)[0],
-            f"σ_max(X̃)²/m is λ_max of (1/m) X̃ᵀX̃: {bound}",
+            _f("σ_max(X̃)²/m is λ_max of (1/m) X̃ᵀX̃: {bound}", bound=bound),
         ),
         Mistake(
-            "you used the largest diagonal entry of the Hessian (the largest mean of x_j²): "
-            "λ_max also counts how the features are coupled (the off-diagonal entries), so "
-            "it can be larger",
+            _(
+                "you used the largest diagonal entry of the Hessian (the largest mean of x_j²): "
+                "λ_max also counts how the features are coupled (the off-diagonal entries), so "
+                "it can be larger"
+            ),
             lambda X: 2.0 / np.max(np.diag(_hessian(X))),
-            f"{bound}: np.linalg.eigvalsh(H)[-1] is λ_max",
+            _f("{bound}: np.linalg.eigvalsh(H)[-1] is λ_max", bound=bound),
         ),
     ]
 
@@ -290,15 +341,15 @@ def stable_lr_cases() -> list[Case]:
         # first: np.linalg.eig's last eigenvalue here is neither the smallest nor the
         # largest, so taking it gets its own hint, apart from taking the smallest
         Case(
-            "X (50, 3) with correlated features",
+            _("X (50, 3) with correlated features"),
             (_data(51, 50, (1.0, -2.0, 0.3), (3.0, 1.0, 0.5), corr=0.8),),
         ),
         Case(
-            "X (30, 2): features away from 0, on different scales",
+            _("X (30, 2): features away from 0, on different scales"),
             (_data(41, 30, (5.0, 2.0), (2.5, 0.5)),),
         ),
-        Case("one feature: X (6, 1)", (_data(61, 6, (-4.0,), (2.0,)),)),
-        Case("a single example: X (1, 2)", (np.array([[3.0, -1.0]]),)),
+        Case(_("one feature: X (6, 1)"), (_data(61, 6, (-4.0,), (2.0,)),)),
+        Case(_("a single example: X (1, 2)"), (np.array([[3.0, -1.0]]),)),
     ]
 
 
@@ -316,7 +367,7 @@ def check_largest_stable_lr(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckRes
         stable_lr_cases(),
         largest_stable_lr,
         _lr_mistakes(),
-        output_names=("the learning rate",),
+        output_names=(_("the learning rate"),),
         arg_names=("X",),
         rtol=1e-6,
         timeout=timeout,

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .. import network as _network
+from ..i18n import _, _f
 from ..network import bn_layer_forward as _reference
 from ..network import sigmoid as _sigmoid
 from ._core import (
@@ -41,15 +42,21 @@ from ._core import (
 NAME = "bn_layer_forward"
 _ARGS = ("A_prev", "W", "gamma", "beta", "eps")
 ADVICE = Advice(
-    shapes="A_prev is (m, n_prev), one row per example; W is (n_prev, n); z and A are (m, n); "
-    "gamma, beta, μ and σ² are (n,), one per unit",
+    shapes=_(
+        "A_prev is (m, n_prev), one row per example; W is (n_prev, n); z and A are (m, n); "
+        "gamma, beta, μ and σ² are (n,), one per unit"
+    ),
     matmul=(
-        "A_prev is (m, n_prev) and W is (n_prev, n). Which order of the two fits, and "
-        "gives one row of n units per example, (m, n)?"
+        _(
+            "A_prev is (m, n_prev) and W is (n_prev, n). Which order of the two fits, and "
+            "gives one row of n units per example, (m, n)?"
+        )
     ),
     matmul_more=(
-        "z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n). W @ A_prev would need n = m "
-        "(rows are examples, so the examples come first)"
+        _(
+            "z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n). W @ A_prev would need n = m "
+            "(rows are examples, so the examples come first)"
+        )
     ),
 )
 
@@ -115,91 +122,114 @@ def _mistakes() -> list[Mistake]:
             raise ValueError("only for calls with an explicit eps")
         return _sigmoid(_bn(A @ W, g, b, 1e-5))
 
-    layer = (
+    layer = _(
         "A = sigmoid(z̃), z̃ = γ·ẑ + β, ẑ = (z − μ)/√(σ² + ε), z = A_prev @ W, with μ and "
         "σ² = (1/m) Σ (z − μ)² per unit (axis=0) and sigmoid(t) = 1/(1 + e^(−t))"
     )
     return [
         Mistake(
-            "the activation is missing: the layer's output is the sigmoid of the "
-            "normalized, scaled and shifted value",
+            _(
+                "the activation is missing: the layer's output is the sigmoid of the "
+                "normalized, scaled and shifted value"
+            ),
             no_activation,
             layer,
         ),
         Mistake(
-            "Batch Norm comes before the activation (the notes, the paper): normalize the "
-            "pre-activation z, then apply the sigmoid",
+            _(
+                "Batch Norm comes before the activation (the notes, the paper): normalize the "
+                "pre-activation z, then apply the sigmoid"
+            ),
             bn_after_activation,
-            f"A = sigmoid(BN(A_prev @ W)), not BN(sigmoid(A_prev @ W)): {layer}",
+            _f("A = sigmoid(BN(A_prev @ W)), not BN(sigmoid(A_prev @ W)): {layer}", layer=layer),
         ),
         Mistake(
-            "γ and β are missing: after normalizing, scale by γ and shift by β, so that the "
-            "layer can still give each unit any mean and spread",
+            _(
+                "γ and β are missing: after normalizing, scale by γ and shift by β, so that the "
+                "layer can still give each unit any mean and spread"
+            ),
             no_scale_shift,
             layer,
         ),
-        Mistake("γ and β are swapped: γ scales, β shifts", swapped, layer),
+        Mistake(_("γ and β are swapped: γ scales, β shifts"), swapped, layer),
         Mistake(
-            "statistics over the wrong axis: you normalized each example across its units. "
-            "Batch Norm normalizes each unit across the examples of the batch",
+            _(
+                "statistics over the wrong axis: you normalized each example across its units. "
+                "Batch Norm normalizes each unit across the examples of the batch"
+            ),
             per_example,
-            "axis=0, down the rows: one μ and one σ² per unit, shape (n,)",
+            _("axis=0, down the rows: one μ and one σ² per unit, shape (n,)"),
         ),
         Mistake(
-            "you used the unbiased variance (dividing by m − 1): in training mode Batch Norm "
-            "normalizes with the batch's own variance, dividing by m",
+            _(
+                "you used the unbiased variance (dividing by m − 1): in training mode Batch Norm "
+                "normalizes with the batch's own variance, dividing by m"
+            ),
             unbiased,
-            "σ² = (1/m) Σ_i (z_i − μ)², np.var's default (ddof=0)",
+            _("σ² = (1/m) Σ_i (z_i − μ)², np.var's default (ddof=0)"),
         ),
         Mistake(
-            "ε is outside the square root: add it to the variance, then take the root",
+            _("ε is outside the square root: add it to the variance, then take the root"),
             eps_outside,
-            f"divide by √(σ² + ε), not by σ + ε: {layer}",
+            _f("divide by √(σ² + ε), not by σ + ε: {layer}", layer=layer),
         ),
         Mistake(
-            "you divided by the variance: the denominator is the standard deviation, a square root",
+            _(
+                "you divided by the variance: the denominator is the standard deviation, a "
+                "square root"
+            ),
             by_variance,
             layer,
         ),
         Mistake(
-            "the batch mean was not subtracted: normalizing first centres each unit",
+            _("the batch mean was not subtracted: normalizing first centres each unit"),
             not_centred,
             layer,
         ),
         Mistake(
-            "W was transposed: with rows as examples, A_prev is (m, n_prev) and W is "
-            "(n_prev, n), so their product needs no transpose",
+            _(
+                "W was transposed: with rows as examples, A_prev is (m, n_prev) and W is "
+                "(n_prev, n), so their product needs no transpose"
+            ),
             transposed,
-            "z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n)",
+            _("z = A_prev @ W: (m, n_prev) @ (n_prev, n) → (m, n)"),
         ),
         Mistake(
-            "you normalized the layer's input A_prev: Batch Norm normalizes z, the input of "
-            "the activation (as the notes say, strictly it is z that is normalized, not a)",
+            _(
+                "you normalized the layer's input A_prev: Batch Norm normalizes z, the input of "
+                "the activation (as the notes say, strictly it is z that is normalized, not a)"
+            ),
             normalizes_inputs,
-            f"compute z = A_prev @ W first, then normalize z: {layer}",
+            _f("compute z = A_prev @ W first, then normalize z: {layer}", layer=layer),
         ),
         Mistake(
-            "you used tanh as the activation: this layer's activation is the sigmoid (their "
-            "ranges differ: (0, 1) and (−1, 1))",
+            _(
+                "you used tanh as the activation: this layer's activation is the sigmoid (their "
+                "ranges differ: (0, 1) and (−1, 1))"
+            ),
             tanh,
-            "sigmoid(t) = 1/(1 + e^(−t))",
+            _("sigmoid(t) = 1/(1 + e^(−t))"),
         ),
         Mistake(
-            "you used ReLU as the activation: this layer's activation is the sigmoid, which "
-            "squashes z̃ into (0, 1)",
+            _(
+                "you used ReLU as the activation: this layer's activation is the sigmoid, which "
+                "squashes z̃ into (0, 1)"
+            ),
             relu,
-            "sigmoid(t) = 1/(1 + e^(−t))",
+            _("sigmoid(t) = 1/(1 + e^(−t))"),
         ),
         Mistake(
-            "ε is missing: without it a unit whose values are nearly equal in the batch is "
-            "divided by almost zero. Add ε to the variance before taking the root",
+            _(
+                "ε is missing: without it a unit whose values are nearly equal in the batch "
+                "is divided by almost zero. Add ε to the variance before taking the root"
+            ),
             no_eps,
-            f"divide by √(σ² + ε), not by √σ²: {layer}",
+            _f("divide by √(σ² + ε), not by √σ²: {layer}", layer=layer),
         ),
         Mistake(
-            "the eps argument was ignored: the function must use the ε it is given",
+            _("the eps argument was ignored: the function must use the ε it is given"),
             eps_ignored,
-            "use eps, not a fixed 1e-5, inside √(σ² + ε)",
+            _("use eps, not a fixed 1e-5, inside √(σ² + ε)"),
         ),
     ]
 
@@ -218,13 +248,20 @@ def _cases() -> list[Case]:
     return [
         # square W first: a transposed W or a normalized A_prev still runs there, so the
         # hint can name the mistake (elsewhere they fail on the shapes)
-        _case("5 examples, a square W (3 -> 3 units), eps=1e-5", 5, 3, 3, 42, 1e-5),
+        _case(_("5 examples, a square W (3 -> 3 units), eps=1e-5"), 5, 3, 3, 42, 1e-5),
         _case(
-            "6 examples, 4 inputs -> 3 units, called without eps (default 1e-5)", 6, 4, 3, 41, None
+            _("6 examples, 4 inputs -> 3 units, called without eps (default 1e-5)"),
+            6,
+            4,
+            3,
+            41,
+            None,
         ),
-        _case("2 examples (the smallest batch), 4 -> 2 units, eps=0.3", 2, 4, 2, 43, 0.3),
-        _case("8 examples, 5 -> 6 units, a large eps=0.5 (where ε goes matters)", 8, 5, 6, 44, 0.5),
-        _case("60 examples, 10 -> 4 units, eps=1e-3", 60, 10, 4, 45, 1e-3),
+        _case(_("2 examples (the smallest batch), 4 -> 2 units, eps=0.3"), 2, 4, 2, 43, 0.3),
+        _case(
+            _("8 examples, 5 -> 6 units, a large eps=0.5 (where ε goes matters)"), 8, 5, 6, 44, 0.5
+        ),
+        _case(_("60 examples, 10 -> 4 units, eps=1e-3"), 60, 10, 4, 45, 1e-3),
     ]
 
 
@@ -255,7 +292,7 @@ def check_bn_layer_forward(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) ->
 # it runs in a child process, where its result is turned into plain data (tuples of
 # arrays in a fixed order) before it comes back.
 STEP = "bn_train_step"
-_STEP_CALL = "bn_train_step(params, running, X, y, lr, eps=..., running_beta=...)"
+_STEP_CALL = _("bn_train_step(params, running, X, y, lr, eps=..., running_beta=...)")
 # Names of the child call's arguments, for "modified its input ...".
 _STEP_ARGS = ("bn_train_step", "params", "running", "X", "y", "lr")
 GRAD_TOLERANCE = 1e-6  # relative error of an implied gradient (float64; round-off ~1e-14)
@@ -319,11 +356,17 @@ def _step_case(label: str, sizes: tuple, m: int, seed: int, lr: float, **kwargs)
 def _step_cases() -> list[_StepCase]:
     return [
         _step_case(
-            "2 hidden layers (5 -> 4 -> 3 units, 3 classes), 6 examples", (5, 4, 3, 3), 6, 51, 0.1
+            _("2 hidden layers (5 -> 4 -> 3 units, 3 classes), 6 examples"),
+            (5, 4, 3, 3),
+            6,
+            51,
+            0.1,
         ),
         _step_case(
-            "1 hidden layer (4 -> 6 units, 3 classes), 2 examples (the smallest batch), "
-            "eps=0.1, running_beta=0.8",
+            _(
+                "1 hidden layer (4 -> 6 units, 3 classes), 2 examples (the smallest batch), "
+                "eps=0.1, running_beta=0.8"
+            ),
             (4, 6, 3),
             2,
             52,
@@ -332,7 +375,7 @@ def _step_cases() -> list[_StepCase]:
             running_beta=0.8,
         ),
         _step_case(
-            "3 hidden layers (6 -> 5 -> 5 -> 4 units, 4 classes), 12 examples, eps=1e-3",
+            _("3 hidden layers (6 -> 5 -> 5 -> 4 units, 4 classes), 12 examples, eps=1e-3"),
             (6, 5, 5, 4, 4),
             12,
             53,
@@ -425,12 +468,12 @@ def _step_mistake(hint: str, more: str, **flag) -> Mistake:
     return Mistake(hint, produce, more)
 
 
-_BN_BACKWARD_MORE = (
+_BN_BACKWARD_MORE = _(
     "per unit, with r = 1/√(σ² + ε) and means over the batch: "
     "dz = γ·r·(dz̃ − mean(dz̃) − x̂·mean(dz̃·x̂)); dγ = Σ dz̃·x̂, dβ = Σ dz̃. "
     "Or call lesson 03's batchnorm_backward(dz̃, cache) with the cache of the forward pass"
 )
-_RUNNING_MORE = (
+_RUNNING_MORE = _(
     "for each hidden layer, with z = a_prev @ W before BN: "
     "mean_new = running_beta·mean_old + (1 − running_beta)·z.mean(axis=0); "
     "var_new = running_beta·var_old + (1 − running_beta)·z.var(axis=0, ddof=1)"
@@ -440,97 +483,133 @@ _RUNNING_MORE = (
 def _train_step_mistakes() -> list[Mistake]:
     return [
         _step_mistake(
-            "the loss is right but the gradients of the hidden layers are not: your backward "
-            "pass through Batch Norm treats the batch mean and variance as constants. They "
-            "are computed from the whole batch, so moving one example's z moves them too, "
-            "and their paths belong in the backward pass (lesson 03)",
+            _(
+                "the loss is right but the gradients of the hidden layers are not: your backward "
+                "pass through Batch Norm treats the batch mean and variance as constants. They "
+                "are computed from the whole batch, so moving one example's z moves them too, "
+                "and their paths belong in the backward pass (lesson 03)"
+            ),
             _BN_BACKWARD_MORE,
             statistics_constant=True,
         ),
         _step_mistake(
-            "the backward pass through Batch Norm has the mean's path but not the "
-            "variance's: z also changes σ², which divides every example (lesson 03)",
+            _(
+                "the backward pass through Batch Norm has the mean's path but not the "
+                "variance's: z also changes σ², which divides every example (lesson 03)"
+            ),
             _BN_BACKWARD_MORE,
             no_variance_path=True,
         ),
         _step_mistake(
-            "the forward pass normalized with the running statistics, as in inference mode. "
-            "A training step normalizes each layer with this batch's own mean and variance "
-            "(training mode, 训练模式); the running statistics are only updated",
-            "μ = z.mean(axis=0), σ² = z.var(axis=0) (1/m) for the normalization; the "
-            "running averages are returned, updated, and not used in this step",
+            _(
+                "the forward pass normalized with the running statistics, as in inference mode. "
+                "A training step normalizes each layer with this batch's own mean and variance "
+                "(training mode, 训练模式); the running statistics are only updated"
+            ),
+            _(
+                "μ = z.mean(axis=0), σ² = z.var(axis=0) (1/m) for the normalization; the "
+                "running averages are returned, updated, and not used in this step"
+            ),
             inference_forward=True,
         ),
         _step_mistake(
-            "your running averages give the new batch statistic the large weight. It is the "
-            "other way round: running_beta (0.9) is the weight of the old average, and the "
-            "batch's statistic gets only 1 − running_beta",
+            _(
+                "your running averages give the new batch statistic the large weight. It is the "
+                "other way round: running_beta (0.9) is the weight of the old average, and the "
+                "batch's statistic gets only 1 − running_beta"
+            ),
             _RUNNING_MORE,
             running_beta_swapped=True,
         ),
         _step_mistake(
-            "the running variance stores the batch's own variance (dividing by m). The "
-            "course stores the unbiased estimate (无偏估计), which divides by m − 1, as the "
-            "paper and PyTorch do",
+            _(
+                "the running variance stores the batch's own variance (dividing by m). The "
+                "course stores the unbiased estimate (无偏估计), which divides by m − 1, as the "
+                "paper and PyTorch do"
+            ),
             _RUNNING_MORE,
             running_biased=True,
         ),
         _step_mistake(
-            "the running statistics follow the output z̃ of Batch Norm, whose batch mean is β "
-            "by construction. They must follow its input z, the layer's linear output before "
-            "the normalization: that is what inference mode normalizes",
+            _(
+                "the running statistics follow the output z̃ of Batch Norm, whose batch mean is β "
+                "by construction. They must follow its input z, the layer's linear output before "
+                "the normalization: that is what inference mode normalizes"
+            ),
             _RUNNING_MORE,
             running_of_z_tilde=True,
         ),
         _step_mistake(
-            "the running statistics came back unchanged: a training step also folds this "
-            "batch's mean and variance of z into them",
+            _(
+                "the running statistics came back unchanged: a training step also folds this "
+                "batch's mean and variance of z into them"
+            ),
             _RUNNING_MORE,
             running_kept=True,
         ),
         _step_mistake(
-            "the gradients are m times too large: the loss is the mean over the m examples "
-            "of the batch, so its gradient carries a factor 1/m",
-            "dlogits = (softmax(logits) − one_hot(y)) / m, where one_hot(y) has a 1 in "
-            "column y[i] of row i",
+            _(
+                "the gradients are m times too large: the loss is the mean over the m examples "
+                "of the batch, so its gradient carries a factor 1/m"
+            ),
+            _(
+                "dlogits = (softmax(logits) − one_hot(y)) / m, where one_hot(y) has a 1 in "
+                "column y[i] of row i"
+            ),
             no_one_over_m=True,
         ),
         _step_mistake(
-            "the loss and the gradients are m times too large: you summed the cross-entropy "
-            "over the batch. The loss of a mini-batch is the mean over its examples",
-            "loss = −mean_i log softmax(logits)[i, y[i]]; "
-            "dlogits = (softmax(logits) − one_hot(y)) / m",
+            _(
+                "the loss and the gradients are m times too large: you summed the cross-entropy "
+                "over the batch. The loss of a mini-batch is the mean over its examples"
+            ),
+            _(
+                "loss = −mean_i log softmax(logits)[i, y[i]]; "
+                "dlogits = (softmax(logits) − one_hot(y)) / m"
+            ),
             summed_loss=True,
         ),
         _step_mistake(
-            "W and b were updated but γ and β were not: they are learnable parameters "
-            "(学习参数) like W, and take a step with the same learning rate",
-            "gamma_l − lr·dgamma_l and beta_l − lr·dbeta_l, with dgamma, dbeta from the "
-            "backward pass through Batch Norm",
+            _(
+                "W and b were updated but γ and β were not: they are learnable parameters "
+                "(学习参数) like W, and take a step with the same learning rate"
+            ),
+            _(
+                "gamma_l − lr·dgamma_l and beta_l − lr·dbeta_l, with dgamma, dbeta from the "
+                "backward pass through Batch Norm"
+            ),
             gamma_beta_frozen=True,
         ),
         _step_mistake(
-            "the output layer's bias was not updated: it is a parameter like the weights",
-            "b_L − lr·db_L with db_L = dlogits summed over the batch (axis=0)",
+            _("the output layer's bias was not updated: it is a parameter like the weights"),
+            _("b_L − lr·db_L with db_L = dlogits summed over the batch (axis=0)"),
             output_bias_frozen=True,
         ),
         _step_mistake(
-            "every parameter moved uphill: gradient descent subtracts the learning rate "
-            "times the gradient",
-            "p_new = p − lr·dL/dp for every parameter",
+            _(
+                "every parameter moved uphill: gradient descent subtracts the learning rate "
+                "times the gradient"
+            ),
+            _("p_new = p − lr·dL/dp for every parameter"),
             ascent=True,
         ),
         _step_mistake(
-            "the lower layers' gradients were computed with weights that were already "
-            "updated. Backpropagate with the weights of the forward pass, then update",
-            "compute da_prev = dz @ W.T with the old W; update W (into new arrays) only "
-            "after the backward pass, or at least after using the old W",
+            _(
+                "the lower layers' gradients were computed with weights that were already "
+                "updated. Backpropagate with the weights of the forward pass, then update"
+            ),
+            _(
+                "compute da_prev = dz @ W.T with the old W; update W (into new arrays) only "
+                "after the backward pass, or at least after using the old W"
+            ),
             stale_weights=True,
         ),
         _step_mistake(
-            "the sigmoid's derivative is missing in the backward pass: between a and z̃ the "
-            "gradient is multiplied by the slope of the sigmoid at z̃",
-            "dz̃ = da · a · (1 − a), since σ'(t) = σ(t)(1 − σ(t)) and a = σ(z̃)",
+            _(
+                "the sigmoid's derivative is missing in the backward pass: between a and z̃ the "
+                "gradient is multiplied by the slope of the sigmoid at z̃"
+            ),
+            _("dz̃ = da · a · (1 − a), since σ'(t) = σ(t)(1 − σ(t)) and a = σ(z̃)"),
             no_sigmoid_derivative=True,
         ),
     ]
@@ -549,7 +628,10 @@ def _flatten_step(out: Any, L: int) -> tuple:
         # ``out`` goes along as it is: turned into plain data like any returned value
         return (
             "bad",
-            f"return three values (loss, new_params, new_running), got {describe_value(out)}",
+            _f(
+                "return three values (loss, new_params, new_running), got {describe_value}",
+                describe_value=describe_value(out),
+            ),
             None,
             out,
         )
@@ -562,16 +644,26 @@ def _flatten_step(out: Any, L: int) -> tuple:
         if not isinstance(d, Mapping):
             return (
                 "bad",
-                f"the function returned {describe_value(out)} whose {what} is "
-                f"{describe_value(d)}: {what} must be a dict like the one it received",
+                _f(
+                    "the function returned {describe_value} whose {what} is {describe_value2}: "
+                    "{what} must be a dict like the one it received",
+                    describe_value=describe_value(out),
+                    what=what,
+                    describe_value2=describe_value(d),
+                ),
                 loss,
             )
         missing = [n for n in names if n not in d]
         if missing:
             return (
                 "bad",
-                f"{what} has no {missing[0]!r}: return a dict with the same keys as the "
-                f"one received ({', '.join(names)})",
+                _f(
+                    "{what} has no {missing!r}: return a dict with the same keys as the one "
+                    "received ({join})",
+                    what=what,
+                    missing=missing[0],
+                    join=", ".join(names),
+                ),
                 loss,
             )
         found.append(tuple(d[n] for n in names))
@@ -646,17 +738,19 @@ def _step_arrays(value: Any, case: _StepCase) -> tuple[tuple | None, str | None]
     """The learner's step as (loss, params, running) of float arrays with the right
     shapes, or why not (the first problem, in the order of the returned values)."""
     if type(value) is not tuple or not value or value[0] not in ("ok", "bad", "none"):
-        return None, f"the function returned {describe_value(value)}"
+        return None, _f(
+            "the function returned {describe_value}", describe_value=describe_value(value)
+        )
     if value[0] == "none":
         return None, returned_none_hint(("loss", "new_params", "new_running"))
     loss = value[1] if value[0] == "ok" else value[2]
     if value[0] == "ok" or loss is not None:
-        loss_arr, why = to_array(loss, (), "the loss (the first value returned)", np.float64)
+        loss_arr, why = to_array(loss, (), _("the loss (the first value returned)"), np.float64)
         if why:
             return None, why
     if value[0] == "bad":
         return None, str(value[1])
-    _, _, params, running = value
+    _unused, _unused, params, running = value
     arrays: list[list[np.ndarray]] = [[], []]
     p_names, r_names = _param_names(case.L), _running_names(case.L)
     groups = (
@@ -673,13 +767,19 @@ def _step_arrays(value: Any, case: _StepCase) -> tuple[tuple | None, str | None]
 
 
 STEP_ADVICE = Advice(
-    shapes="X is (m, n[0]); W[l] is (n[l-1], n[l]); gamma[l], beta[l], mean[l], var[l] and "
-    "b[L] are (n[l],); z[l] and a[l] are (m, n[l])",
+    shapes=_(
+        "X is (m, n[0]); W[l] is (n[l-1], n[l]); gamma[l], beta[l], mean[l], var[l] and "
+        "b[L] are (n[l],); z[l] and a[l] are (m, n[l])"
+    ),
     statistics=False,
-    matmul="with rows as examples, each product must give the shape of what it computes: "
-    "a gradient of W has the shape of W, a gradient of a layer's input the shape of that input",
-    matmul_more="dW = a_prev.T @ dz: (n_prev, m) @ (m, n) → (n_prev, n), the shape of W; "
-    "da_prev = dz @ W.T: (m, n) @ (n, n_prev) → (m, n_prev)",
+    matmul=_(
+        "with rows as examples, each product must give the shape of what it computes: "
+        "a gradient of W has the shape of W, a gradient of a layer's input the shape of that input"
+    ),
+    matmul_more=_(
+        "dW = a_prev.T @ dz: (n_prev, m) @ (m, n) → (n_prev, n), the shape of W; "
+        "da_prev = dz @ W.T: (m, n) @ (n, n_prev) → (m, n_prev)"
+    ),
     call=_STEP_CALL,
 )
 
@@ -694,16 +794,27 @@ def _step_error_hint(error: str, case: _StepCase) -> tuple[str, str] | None:
     kind, l = key.group(1), int(key.group(2))
     if kind == "b" and l < case.L:
         return (
-            f"the function looked for params['b{l}']: with Batch Norm the hidden layers have "
-            "no bias (section 2: BN subtracts the batch mean, so β takes the bias's role). "
-            f"Only the output layer has one, b{case.L}",
-            f"z = a_prev @ W{l}, then Batch Norm with gamma{l} and beta{l}; the output layer: "
-            f"logits = a @ W{case.L} + b{case.L}",
+            _f(
+                "the function looked for params['b{l}']: with Batch Norm the hidden layers have "
+                "no bias (section 2: BN subtracts the batch mean, so β takes the bias's role). "
+                "Only the output layer has one, b{L}",
+                l=l,
+                L=case.L,
+            ),
+            _f(
+                "z = a_prev @ W{l}, then Batch Norm with gamma{l} and beta{l}; the output "
+                "layer: logits = a @ W{L} + b{L}",
+                l=l,
+                L=case.L,
+            ),
         )
     return (
-        f"the function looked for a key {key.group(0)[10:]} that the dicts do not have",
-        f"params holds {', '.join(_param_names(case.L))}; running holds "
-        f"{', '.join(_running_names(case.L))}",
+        _f("the function looked for a key {x} that the dicts do not have", x=key.group(0)[10:]),
+        _f(
+            "params holds {join}; running holds {join2}",
+            join=", ".join(_param_names(case.L)),
+            join2=", ".join(_running_names(case.L)),
+        ),
     )
 
 
@@ -713,42 +824,59 @@ def _step_mutation_hint(outcome: Outcome) -> tuple[str, str] | None:
         return None
     what = changed[0]
     example = (
-        f"{what}[name] - lr * grad"
+        _f("{what}[name] - lr * grad", what=what)
         if what == "params"
-        else f"running_beta * {what}[name] + (1 - running_beta) * ..."
+        else _f("running_beta * {what}[name] + (1 - running_beta) * ...", what=what)
     )
     return (
-        f"the function modified its input {what} (an array inside the dict, or the dict "
-        "itself). A step returns new dicts and leaves the caller's as they were, so that "
-        "the old values are still there to compare with",
-        f"build new dicts: new_{what} = {{}}, then new_{what}[name] = {example} (an "
-        f"expression makes a new array; {what}[name] -= ... writes into the caller's)",
+        _f(
+            "the function modified its input {what} (an array inside the dict, or the dict "
+            "itself). A step returns new dicts and leaves the caller's as they were, so that "
+            "the old values are still there to compare with",
+            what=what,
+        ),
+        _f(
+            "build new dicts: new_{what} = {{}}, then new_{what}[name] = {example} (an "
+            "expression makes a new array; {what}[name] -= ... writes into the caller's)",
+            what=what,
+            example=example,
+        ),
     )
 
 
 _DIFFERS = {
     "loss": (
-        "the loss differs from the reference, so the forward pass is not right yet: each "
-        "hidden layer multiplies by its W, normalizes with the batch's own statistics, "
-        "scales and shifts, then applies the sigmoid; the output layer adds its bias and the "
-        "softmax follows; the loss is the mean cross-entropy of the batch, before the update",
-        "loss = −mean_i log softmax(logits)[i, y[i]], logits = a @ W_L + b_L; compute it "
-        "before changing any parameter",
+        _(
+            "the loss differs from the reference, so the forward pass is not right yet: each "
+            "hidden layer multiplies by its W, normalizes with the batch's own statistics, "
+            "scales and shifts, then applies the sigmoid; the output layer adds its bias and the "
+            "softmax follows; the loss is the mean cross-entropy of the batch, before the update"
+        ),
+        _(
+            "loss = −mean_i log softmax(logits)[i, y[i]], logits = a @ W_L + b_L; compute it "
+            "before changing any parameter"
+        ),
     ),
     "output": (
-        "the output layer's update differs from the reference while the loss is right: "
-        "look at the gradient of the softmax cross-entropy and at dW, db of the output layer",
-        "dlogits = (softmax(logits) − one_hot(y)) / m; dW_L = a.T @ dlogits; "
-        "db_L = dlogits.sum(axis=0)",
+        _(
+            "the output layer's update differs from the reference while the loss is right: "
+            "look at the gradient of the softmax cross-entropy and at dW, db of the output layer"
+        ),
+        _(
+            "dlogits = (softmax(logits) − one_hot(y)) / m; dW_L = a.T @ dlogits; "
+            "db_L = dlogits.sum(axis=0)"
+        ),
     ),
     "hidden": (
-        "the update of {name} differs from the reference while the layers above it are "
-        "right: look at the backward pass of layer {layer} (the sigmoid's derivative, "
-        "Batch Norm's backward pass, then the gradient of the product with W)",
+        _(
+            "the update of {name} differs from the reference while the layers above it are "
+            "right: look at the backward pass of layer {layer} (the sigmoid's derivative, "
+            "Batch Norm's backward pass, then the gradient of the product with W)"
+        ),
         _BN_BACKWARD_MORE,
     ),
     "running": (
-        "the parameters are right but the running statistic {name} is not",
+        _("the parameters are right but the running statistic {name} is not"),
         _RUNNING_MORE,
     ),
 }
@@ -765,7 +893,7 @@ def _differs_hint(diffs: list[tuple[str, float]], L: int) -> tuple[str, str]:
     else:
         hint, more = _DIFFERS["hidden"]
     layer = "".join(c for c in name if c.isdigit())
-    return hint.format(name=name, layer=layer) + f" (relative error {err:.1e})", more
+    return hint.format(name=name, layer=layer) + _f(" (relative error {err:.1e})", err=err), more
 
 
 def check_bn_train_step(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -> CheckResult:
@@ -785,7 +913,12 @@ def check_bn_train_step(fn: Callable, *, timeout: float = DEFAULT_TIMEOUT) -> Ch
 def _check_step(fn, timeout):
     if not callable(fn):
         return failed(
-            STEP, 0, "the argument", f"pass your function itself, got {describe_value(fn)}"
+            STEP,
+            0,
+            _("the argument"),
+            _f(
+                "pass your function itself, got {describe_value}", describe_value=describe_value(fn)
+            ),
         )
     params = ("bn_train_step", *learner_parameters(fn))
     mistakes = _train_step_mistakes()
@@ -823,9 +956,13 @@ def _check_step(fn, timeout):
         hint, more = _differs_hint(diffs, case.L)
         return failed(STEP, k, case.label, hint, more=more)
     # The step is right on every case: it must also train a network, in reasonable time.
-    label = (
-        f"training a {'-'.join(map(str, TRAIN_SIZES))} network on the digits "
-        f"({TRAIN_STEPS} steps, batches of {TRAIN_BATCH}, lr {TRAIN_LR:g})"
+    label = _f(
+        "training a {join} network on the digits ({TRAIN_STEPS} steps, batches of "
+        "{TRAIN_BATCH}, lr {TRAIN_LR:g})",
+        join="-".join(map(str, TRAIN_SIZES)),
+        TRAIN_STEPS=TRAIN_STEPS,
+        TRAIN_BATCH=TRAIN_BATCH,
+        TRAIN_LR=TRAIN_LR,
     )
     out = call_safely(
         _train_digits,
@@ -842,9 +979,12 @@ def _check_step(fn, timeout):
             STEP,
             len(cases),
             label,
-            f"the training did not finish within the time limit ({4 * timeout:g} s at most; "
-            "a numpy step takes about a millisecond here): look for loops over examples or "
-            "units, which numpy's whole-array operations replace",
+            _f(
+                "the training did not finish within the time limit ({x:g} s at most; a numpy "
+                "step takes about a millisecond here): look for loops over examples or units, "
+                "which numpy's whole-array operations replace",
+                x=4 * timeout,
+            ),
         )
     problem = outcome_hint(out, ("bn_train_step",), timeout, STEP_ADVICE, params)
     if problem:
@@ -856,8 +996,8 @@ def _check_step(fn, timeout):
         elif type(value) is tuple and len(value) >= 3 and value[0] == "bad":
             why = str(value[1])
         else:
-            why = f"the function returned {describe_value(value)}"
-        return failed(STEP, len(cases), label, f"during training: {why}")
+            why = _f("the function returned {describe_value}", describe_value=describe_value(value))
+        return failed(STEP, len(cases), label, _f("during training: {why}", why=why))
     try:
         L = len(TRAIN_SIZES) - 1
         trained = dict(zip(_param_names(L), map(np.asarray, value[2]), strict=True))
@@ -868,17 +1008,24 @@ def _check_step(fn, timeout):
         accuracy = float(np.mean(_network.bn_predict(trained, stats, data.X_val) == data.y_val))
     except Exception as exc:  # noqa: BLE001 - e.g. arrays of the wrong shape after training
         return failed(
-            STEP, len(cases), label, f"the trained network could not be used ({type(exc).__name__})"
+            STEP,
+            len(cases),
+            label,
+            _f("the trained network could not be used ({name})", name=type(exc).__name__),
         )
     if not accuracy >= TRAIN_TARGET:
         return failed(
             STEP,
             len(cases),
             label,
-            f"the step is right on the small cases, but training with it reached "
-            f"{accuracy:.0%} validation accuracy, below {TRAIN_TARGET:.0%}: does the step "
-            "depend on something other than its arguments (a global variable, a fixed "
-            "learning rate)?",
+            _f(
+                "the step is right on the small cases, but training with it reached "
+                "{accuracy:.0%} validation accuracy, below {TRAIN_TARGET:.0%}: does the step "
+                "depend on something other than its arguments (a global variable, a fixed "
+                "learning rate)?",
+                accuracy=accuracy,
+                TRAIN_TARGET=TRAIN_TARGET,
+            ),
         )
     return passed(STEP, len(cases) + 1)
 

@@ -31,6 +31,7 @@ from ..gradcheck import (
     relative_error,
     verdict,
 )
+from ..i18n import _, _f
 from ._core import (
     BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
@@ -110,45 +111,55 @@ def _maps_case(label, shape, seed, eps, groups=None, constant_channel=None) -> _
 
 def layernorm_cases() -> list[_Case]:
     return [
-        _rows_case("x of 5 × 5 (as many examples as features), eps=1e-5", 5, 5, 602, 1e-5),
-        _rows_case("x of 4 examples × 5 features, eps=1e-5", 4, 5, 601, 1e-5),
-        _rows_case("a single example of 6 features (no batch needed), eps=1e-5", 1, 6, 603, 1e-5),
-        _rows_case("x of 3 × 4 with a large eps=0.5 (where ε goes matters)", 3, 4, 604, 0.5),
-        _rows_case("x of 3 × 4 whose example 1 is constant (σ² = 0), eps=1e-3", 3, 4, 605, 1e-3, 1),
-        _rows_case("x of 6 × 3, called without eps (the default 1e-5)", 6, 3, 606, None),
+        _rows_case(_("x of 5 × 5 (as many examples as features), eps=1e-5"), 5, 5, 602, 1e-5),
+        _rows_case(_("x of 4 examples × 5 features, eps=1e-5"), 4, 5, 601, 1e-5),
+        _rows_case(
+            _("a single example of 6 features (no batch needed), eps=1e-5"), 1, 6, 603, 1e-5
+        ),
+        _rows_case(_("x of 3 × 4 with a large eps=0.5 (where ε goes matters)"), 3, 4, 604, 0.5),
+        _rows_case(
+            _("x of 3 × 4 whose example 1 is constant (σ² = 0), eps=1e-3"), 3, 4, 605, 1e-3, 1
+        ),
+        _rows_case(_("x of 6 × 3, called without eps (the default 1e-5)"), 6, 3, 606, None),
     ]
 
 
 def spatial_batchnorm_cases() -> list[_Case]:
     return [
-        _maps_case("x of shape (N, C, H, W) = (2, 3, 2, 3), eps=1e-5", (2, 3, 2, 3), 611, 1e-5),
-        _maps_case("x of shape (3, 4, 2, 4), where W = C, eps=1e-5", (3, 4, 2, 4), 612, 1e-5),
-        _maps_case("a single example, x of shape (1, 3, 3, 3), eps=1e-5", (1, 3, 3, 3), 613, 1e-5),
-        _maps_case("x of shape (2, 2, 3, 3) with a large eps=0.5", (2, 2, 3, 3), 614, 0.5),
+        _maps_case(_("x of shape (N, C, H, W) = (2, 3, 2, 3), eps=1e-5"), (2, 3, 2, 3), 611, 1e-5),
+        _maps_case(_("x of shape (3, 4, 2, 4), where W = C, eps=1e-5"), (3, 4, 2, 4), 612, 1e-5),
         _maps_case(
-            "x of shape (2, 3, 2, 2) whose channel 1 is constant (σ² = 0), eps=1e-3",
+            _("a single example, x of shape (1, 3, 3, 3), eps=1e-5"), (1, 3, 3, 3), 613, 1e-5
+        ),
+        _maps_case(_("x of shape (2, 2, 3, 3) with a large eps=0.5"), (2, 2, 3, 3), 614, 0.5),
+        _maps_case(
+            _("x of shape (2, 3, 2, 2) whose channel 1 is constant (σ² = 0), eps=1e-3"),
             (2, 3, 2, 2),
             615,
             1e-3,
             constant_channel=1,
         ),
-        _maps_case("x of shape (4, 2, 2, 3), called without eps", (4, 2, 2, 3), 616, None),
+        _maps_case(_("x of shape (4, 2, 2, 3), called without eps"), (4, 2, 2, 3), 616, None),
     ]
 
 
 def groupnorm_cases() -> list[_Case]:
     return [
-        _maps_case("x of shape (2, 4, 1, 4), W = C, 2 groups", (2, 4, 1, 4), 620, 1e-5, 2),
-        _maps_case("x of shape (2, 6, 1, 2), 3 groups, eps=1e-5", (2, 6, 1, 2), 621, 1e-5, 3),
-        _maps_case("x of shape (2, 6, 3, 2), 2 groups, eps=1e-5", (2, 6, 3, 2), 622, 1e-5, 2),
+        _maps_case(_("x of shape (2, 4, 1, 4), W = C, 2 groups"), (2, 4, 1, 4), 620, 1e-5, 2),
+        _maps_case(_("x of shape (2, 6, 1, 2), 3 groups, eps=1e-5"), (2, 6, 1, 2), 621, 1e-5, 3),
+        _maps_case(_("x of shape (2, 6, 3, 2), 2 groups, eps=1e-5"), (2, 6, 3, 2), 622, 1e-5, 2),
         _maps_case(
-            "a single example, x of shape (1, 4, 3, 3), 2 groups", (1, 4, 3, 3), 624, 1e-5, 2
+            _("a single example, x of shape (1, 4, 3, 3), 2 groups"), (1, 4, 3, 3), 624, 1e-5, 2
         ),
-        _maps_case("x of shape (2, 4, 2, 2), 4 groups (Instance Norm)", (2, 4, 2, 2), 625, 1e-5, 4),
-        _maps_case("x of shape (2, 4, 2, 3), 1 group (Layer Norm)", (2, 4, 2, 3), 626, 1e-5, 1),
-        _maps_case("x of shape (2, 4, 2, 2), 2 groups, a large eps=0.5", (2, 4, 2, 2), 627, 0.5, 2),
         _maps_case(
-            "x of shape (2, 4, 2, 2), 2 groups, channels 2 and 3 constant (σ² = 0), eps=1e-3",
+            _("x of shape (2, 4, 2, 2), 4 groups (Instance Norm)"), (2, 4, 2, 2), 625, 1e-5, 4
+        ),
+        _maps_case(_("x of shape (2, 4, 2, 3), 1 group (Layer Norm)"), (2, 4, 2, 3), 626, 1e-5, 1),
+        _maps_case(
+            _("x of shape (2, 4, 2, 2), 2 groups, a large eps=0.5"), (2, 4, 2, 2), 627, 0.5, 2
+        ),
+        _maps_case(
+            _("x of shape (2, 4, 2, 2), 2 groups, channels 2 and 3 constant (σ² = 0), eps=1e-3"),
             (2, 4, 2, 2),
             628,
             1e-3,
@@ -156,7 +167,7 @@ def groupnorm_cases() -> list[_Case]:
             constant_channel=[2, 3],
         ),
         _maps_case(
-            "x of shape (3, 6, 2, 2), 3 groups, called without eps", (3, 6, 2, 2), 629, None, 3
+            _("x of shape (3, 6, 2, 2), 3 groups, called without eps"), (3, 6, 2, 2), 629, None, 3
         ),
     ]
 
@@ -245,50 +256,66 @@ def _slips(view: Callable, maps: bool, reference: Callable) -> dict[str, Callabl
 def _common_forward_mistakes(slips: dict, name: str, formula: str) -> list[Mistake]:
     return [
         Mistake(
-            "ε is outside the square root: it must be added to the variance, before the root "
-            "is taken",
+            _(
+                "ε is outside the square root: it must be added to the variance, before the root "
+                "is taken"
+            ),
             slips["eps_outside"],
-            f"divide by √(σ² + ε), not by √σ² + ε: {formula}",
+            _f("divide by √(σ² + ε), not by √σ² + ε: {formula}", formula=formula),
         ),
         Mistake(
-            f"the default of eps was changed: called without eps, {name} must use 1e-5, as "
-            "the exercise's def line says",
+            _f(
+                "the default of eps was changed: called without eps, {name} must use 1e-5, as "
+                "the exercise's def line says",
+                name=name,
+            ),
             slips["default_eps_changed"],
-            "keep the def line as given, with eps=1e-5",
+            _("keep the def line as given, with eps=1e-5"),
         ),
         Mistake(
-            "ε is missing: the denominator must include it, so that values that are all "
-            "equal (variance 0) do not divide 0 by 0",
+            _(
+                "ε is missing: the denominator must include it, so that values that are all "
+                "equal (variance 0) do not divide 0 by 0"
+            ),
             slips["no_eps"],
             formula,
         ),
         Mistake(
-            "you used the unbiased variance (dividing by the count minus one): normalization "
-            "uses the values' own variance, dividing by their count",
+            _(
+                "you used the unbiased variance (dividing by the count minus one): normalization "
+                "uses the values' own variance, dividing by their count"
+            ),
             slips["unbiased"],
-            "σ² = mean of (x − μ)² over the values that share the statistics: np.var's "
-            "default, ddof=0",
+            _(
+                "σ² = mean of (x − μ)² over the values that share the statistics: np.var's "
+                "default, ddof=0"
+            ),
         ),
         Mistake(
-            "you divided by the variance (plus ε) instead of the standard deviation: the "
-            "denominator is a square root",
+            _(
+                "you divided by the variance (plus ε) instead of the standard deviation: the "
+                "denominator is a square root"
+            ),
             slips["by_variance"],
             formula,
         ),
         Mistake(
-            "the mean was not subtracted: normalizing first centres the values on their mean",
+            _("the mean was not subtracted: normalizing first centres the values on their mean"),
             slips["not_centred"],
             formula,
         ),
         Mistake(
-            "γ and β are swapped: γ scales the normalized value and β shifts it",
+            _("γ and β are swapped: γ scales the normalized value and β shifts it"),
             slips["swapped"],
-            "out = γ·x̂ + β: γ multiplies x̂, β is added",
+            _("out = γ·x̂ + β: γ multiplies x̂, β is added"),
         ),
         Mistake(
-            "you returned the normalized value x̂: the last step scales it by γ and shifts it by β",
+            _(
+                "you returned the normalized value x̂: the last step scales it by γ and shifts "
+                "it by β"
+            ),
             slips["no_scale_shift"],
-            "out = γ·x̂ + β, one γ and one β per feature or channel",
+            _("out = γ·x̂ + β, one γ and one β per feature or channel"),
         ),
     ]
 
@@ -307,25 +334,31 @@ def layernorm_forward_mistakes() -> list[Mistake]:
         return _normalized(x, (0, 1), _e(eps)) * g + b
 
     slips = _slips(_ln_view, False, _norms.layernorm_forward)
-    formula = "x̂ = (x − μ)/√(σ² + ε) with μ and σ² over the d features of each row (axis=1)"
+    formula = _("x̂ = (x − μ)/√(σ² + ε) with μ and σ² over the d features of each row (axis=1)")
     return [
         Mistake(
-            "statistics over the wrong axis: you averaged each feature over the examples, "
-            "which is Batch Norm. Layer Norm averages over the features of each example",
+            _(
+                "statistics over the wrong axis: you averaged each feature over the examples, "
+                "which is Batch Norm. Layer Norm averages over the features of each example"
+            ),
             batch_norm,
-            "μ and σ² over axis=1, kept as a column: shape (m, 1)",
+            _("μ and σ² over axis=1, kept as a column: shape (m, 1)"),
         ),
         Mistake(
-            "the per-example statistics were not kept as a column: numpy lined them up with "
-            "the features instead of the examples (this only runs when x is square)",
+            _(
+                "the per-example statistics were not kept as a column: numpy lined them up with "
+                "the features instead of the examples (this only runs when x is square)"
+            ),
             no_keepdims,
-            "keepdims=True gives μ and σ² the shape (m, 1), which broadcasts along each row",
+            _("keepdims=True gives μ and σ² the shape (m, 1), which broadcasts along each row"),
         ),
         Mistake(
-            "μ and σ² were computed over the whole array at once: Layer Norm keeps one μ and "
-            "one σ² per example",
+            _(
+                "μ and σ² were computed over the whole array at once: Layer Norm keeps one μ and "
+                "one σ² per example"
+            ),
             whole_array,
-            "pass axis=1 (and keepdims=True) to the mean and the variance",
+            _("pass axis=1 (and keepdims=True) to the mean and the variance"),
         ),
         *_common_forward_mistakes(slips, "layernorm_forward", formula),
     ]
@@ -361,57 +394,73 @@ def spatial_batchnorm_forward_mistakes() -> list[Mistake]:
         return _normalized(x, (0, 2, 3), _e(eps)) * g + b  # (C,) broadcasts along W
 
     slips = _slips(_bn_view, True, _norms.spatial_batchnorm_forward)
-    formula = (
+    formula = _(
         "x̂ = (x − μ)/√(σ² + ε) with μ and σ² per channel, over the N·H·W values of "
         "that channel (axes 0, 2 and 3)"
     )
     return [
         Mistake(
-            "per-position statistics: you averaged over the examples only, so every (h, w) "
-            "position of a channel got its own μ and σ². A feature map is one feature: its "
-            "statistics run over the examples and all positions",
+            _(
+                "per-position statistics: you averaged over the examples only, so every (h, w) "
+                "position of a channel got its own μ and σ². A feature map is one feature: its "
+                "statistics run over the examples and all positions"
+            ),
             per_position,
-            "one μ and one σ² per channel, over axes (0, 2, 3): shape (1, C, 1, 1)",
+            _("one μ and one σ² per channel, over axes (0, 2, 3): shape (1, C, 1, 1)"),
         ),
         Mistake(
-            "you reshaped x to rows of C values without moving the channels last first: in "
-            "memory x is ordered (N, C, H, W), so each column of that reshape mixes channels "
-            "and positions",
+            _(
+                "you reshaped x to rows of C values without moving the channels last first: in "
+                "memory x is ordered (N, C, H, W), so each column of that reshape mixes channels "
+                "and positions"
+            ),
             reshape_without_transpose,
-            "x.transpose(0, 2, 3, 1) puts the channels last; then reshape(-1, C) gives one "
-            "row per (example, position) and one column per channel",
+            _(
+                "x.transpose(0, 2, 3, 1) puts the channels last; then reshape(-1, C) gives one "
+                "row per (example, position) and one column per channel"
+            ),
         ),
         Mistake(
-            "the values are right but in the wrong places: after normalizing the (N·H·W, C) "
-            "rows, the result must be reshaped to (N, H, W, C) and its channels moved back "
-            "to axis 1",
+            _(
+                "the values are right but in the wrong places: after normalizing the (N·H·W, C) "
+                "rows, the result must be reshaped to (N, H, W, C) and its channels moved back "
+                "to axis 1"
+            ),
             transpose_no_way_back,
-            "out.reshape(N, H, W, C).transpose(0, 3, 1, 2) undoes the transpose and reshape",
+            _("out.reshape(N, H, W, C).transpose(0, 3, 1, 2) undoes the transpose and reshape"),
         ),
         Mistake(
-            "statistics per example and channel (over H and W only): that is Instance Norm. "
-            "Batch Norm of a conv layer shares the statistics of a channel across the examples "
-            "of the batch too",
+            _(
+                "statistics per example and channel (over H and W only): that is Instance Norm. "
+                "Batch Norm of a conv layer shares the statistics of a channel across the examples "
+                "of the batch too"
+            ),
             instance,
-            "average over axes (0, 2, 3): one μ and one σ² per channel",
+            _("average over axes (0, 2, 3): one μ and one σ² per channel"),
         ),
         Mistake(
-            "statistics per example over all its channels and positions: that is Layer Norm. "
-            "Batch Norm keeps one μ and σ² per channel, over the batch and the positions",
+            _(
+                "statistics per example over all its channels and positions: that is Layer Norm. "
+                "Batch Norm keeps one μ and σ² per channel, over the batch and the positions"
+            ),
             layer,
-            "average over axes (0, 2, 3), not (1, 2, 3)",
+            _("average over axes (0, 2, 3), not (1, 2, 3)"),
         ),
         Mistake(
-            "μ and σ² were computed over the whole array at once: Batch Norm keeps one μ and "
-            "one σ² per channel",
+            _(
+                "μ and σ² were computed over the whole array at once: Batch Norm keeps one μ and "
+                "one σ² per channel"
+            ),
             whole_array,
-            "average over axes (0, 2, 3) with keepdims=True: shape (1, C, 1, 1)",
+            _("average over axes (0, 2, 3) with keepdims=True: shape (1, C, 1, 1)"),
         ),
         Mistake(
-            "γ and β were applied along the last axis (W) instead of the channels (axis 1): "
-            "numpy lines a (C,) array up with the last axis of x",
+            _(
+                "γ and β were applied along the last axis (W) instead of the channels (axis 1): "
+                "numpy lines a (C,) array up with the last axis of x"
+            ),
             gamma_on_last_axis,
-            "reshape γ and β to (1, C, 1, 1) (or (C, 1, 1)) before multiplying and adding",
+            _("reshape γ and β to (1, C, 1, 1) (or (C, 1, 1)) before multiplying and adding"),
         ),
         *_common_forward_mistakes(slips, "spatial_batchnorm_forward", formula),
     ]
@@ -454,53 +503,69 @@ def groupnorm_forward_mistakes() -> list[Mistake]:
         return _normalized(_grouped(x, groups), (2, 3, 4), _e(eps)).reshape(x.shape) * g + b
 
     slips = _slips(_gn_view, True, _norms.groupnorm_forward)
-    formula = (
+    formula = _(
         "reshape x to (N, G, C/G, H, W); x̂ = (x − μ)/√(σ² + ε) with μ and σ² over axes "
         "(2, 3, 4); reshape back to (N, C, H, W); out = γ·x̂ + β per channel"
     )
     return [
         Mistake(
-            "the groups are interleaved (channel c in group c mod G): Group Norm puts "
-            "consecutive channels together, the first C/G channels in group 0, and so on",
+            _(
+                "the groups are interleaved (channel c in group c mod G): Group Norm puts "
+                "consecutive channels together, the first C/G channels in group 0, and so on"
+            ),
             interleaved,
-            "x.reshape(N, G, C // G, H, W) makes groups of consecutive channels (channel c "
-            "in group c // (C/G), as PyTorch)",
+            _(
+                "x.reshape(N, G, C // G, H, W) makes groups of consecutive channels (channel c "
+                "in group c // (C/G), as PyTorch)"
+            ),
         ),
         Mistake(
-            "you made groups of `groups` channels each: `groups` is the number of groups, "
-            "and each group holds C/groups channels",
+            _(
+                "you made groups of `groups` channels each: `groups` is the number of groups, "
+                "and each group holds C/groups channels"
+            ),
             groups_as_size,
-            "reshape to (N, groups, C // groups, H, W)",
+            _("reshape to (N, groups, C // groups, H, W)"),
         ),
         Mistake(
-            "statistics over the channels of a group at each position separately: a group's "
-            "μ and σ² run over its channels and all H·W positions together",
+            _(
+                "statistics over the channels of a group at each position separately: a group's "
+                "μ and σ² run over its channels and all H·W positions together"
+            ),
             channels_only,
-            "after reshaping to (N, G, C/G, H, W), average over axes (2, 3, 4)",
+            _("after reshaping to (N, G, C/G, H, W), average over axes (2, 3, 4)"),
         ),
         Mistake(
-            "the statistics mix the examples of the batch: Group Norm normalizes each example "
-            "on its own, one μ and σ² per example and group",
+            _(
+                "the statistics mix the examples of the batch: Group Norm normalizes each example "
+                "on its own, one μ and σ² per example and group"
+            ),
             with_batch,
-            "average over axes (2, 3, 4) of the (N, G, C/G, H, W) view, not over axis 0",
+            _("average over axes (2, 3, 4) of the (N, G, C/G, H, W) view, not over axis 0"),
         ),
         Mistake(
-            "statistics per example and channel: that is Instance Norm (one channel per "
-            "group). With fewer groups, each group's channels share one μ and σ²",
+            _(
+                "statistics per example and channel: that is Instance Norm (one channel per "
+                "group). With fewer groups, each group's channels share one μ and σ²"
+            ),
             instance,
-            "reshape to (N, groups, C // groups, H, W) and average over axes (2, 3, 4)",
+            _("reshape to (N, groups, C // groups, H, W) and average over axes (2, 3, 4)"),
         ),
         Mistake(
-            "statistics per example over all its channels: that is Layer Norm (one group). "
-            "Group Norm splits the channels into `groups` groups, each with its own μ and σ²",
+            _(
+                "statistics per example over all its channels: that is Layer Norm (one group). "
+                "Group Norm splits the channels into `groups` groups, each with its own μ and σ²"
+            ),
             layer,
-            "reshape to (N, groups, C // groups, H, W) and average over axes (2, 3, 4)",
+            _("reshape to (N, groups, C // groups, H, W) and average over axes (2, 3, 4)"),
         ),
         Mistake(
-            "γ and β were applied along the last axis (W) instead of the channels (axis 1): "
-            "they hold one value per channel, not per group or position",
+            _(
+                "γ and β were applied along the last axis (W) instead of the channels (axis 1): "
+                "they hold one value per channel, not per group or position"
+            ),
             gamma_on_last_axis,
-            "after reshaping x̂ back to (N, C, H, W), multiply by γ of shape (1, C, 1, 1)",
+            _("after reshaping x̂ back to (N, C, H, W), multiply by γ of shape (1, C, 1, 1)"),
         ),
         *_common_forward_mistakes(slips, "groupnorm_forward", formula),
     ]
@@ -514,7 +579,7 @@ def _backward_slips(view: Callable, maps: bool, reference: Callable) -> dict[str
 
     def parts(x, g, b, *rest):
         *groups, eps, dout = rest
-        _, cache = reference(x, g, b, *groups, eps)
+        _unused, cache = reference(x, g, b, *groups, eps)
         v, axes = view(x, *groups)
         shape = v.shape
         x_hat = cache.x_hat.reshape(shape)
@@ -567,51 +632,68 @@ def _backward_slips(view: Callable, maps: bool, reference: Callable) -> dict[str
 def _common_backward_mistakes(slips: dict, boxed: str) -> list[Mistake]:
     return [
         Mistake(
-            "the mean path is missing: μ depends on every value that shares it, so each "
-            "value also reaches the loss through μ, and receives its share of dμ",
+            _(
+                "the mean path is missing: μ depends on every value that shares it, so each "
+                "value also reaches the loss through μ, and receives its share of dμ"
+            ),
             slips["no_mean"],
-            f"the mean path subtracts the mean of dx̂ over the shared values: {boxed}",
+            _f(
+                "the mean path subtracts the mean of dx̂ over the shared values: {boxed}",
+                boxed=boxed,
+            ),
         ),
         Mistake(
-            "the variance path is missing: σ² depends on every value that shares it, so "
-            "each value also reaches the loss through σ², in proportion to its x̂",
+            _(
+                "the variance path is missing: σ² depends on every value that shares it, so "
+                "each value also reaches the loss through σ², in proportion to its x̂"
+            ),
             slips["no_var"],
-            f"the variance path subtracts x̂ times the mean of dx̂·x̂: {boxed}",
+            _f("the variance path subtracts x̂ times the mean of dx̂·x̂: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "μ and σ² were treated as constants: both depend on every value that shares "
-            "them, so dx has three parts, the direct one and one through each statistic",
+            _(
+                "μ and σ² were treated as constants: both depend on every value that shares "
+                "them, so dx has three parts, the direct one and one through each statistic"
+            ),
             slips["constants"],
             boxed,
         ),
         Mistake(
-            "sign error in the variance path: a larger σ² makes every x̂ smaller in size, so "
-            "that path enters dx with a minus sign",
+            _(
+                "sign error in the variance path: a larger σ² makes every x̂ smaller in size, so "
+                "that path enters dx with a minus sign"
+            ),
             slips["var_sign"],
             boxed,
         ),
         Mistake(
-            "γ is missing from dx: the output is γ·x̂ + β, so the gradient that reaches x̂ is "
-            "dout scaled by γ",
+            _(
+                "γ is missing from dx: the output is γ·x̂ + β, so the gradient that reaches x̂ is "
+                "dout scaled by γ"
+            ),
             slips["no_gamma"],
-            f"dx̂ = dout·γ, before the means: {boxed}",
+            _f("dx̂ = dout·γ, before the means: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "dγ and dβ are swapped: β is added to every output, so its gradient is the plain "
-            "sum of dout; γ multiplies x̂, so its gradient weighs dout by x̂",
+            _(
+                "dγ and dβ are swapped: β is added to every output, so its gradient is the plain "
+                "sum of dout; γ multiplies x̂, so its gradient weighs dout by x̂"
+            ),
             slips["swapped"],
-            "dβ = Σ dout and dγ = Σ dout·x̂, summed over every value that γ and β touch",
+            _("dβ = Σ dout and dγ = Σ dout·x̂, summed over every value that γ and β touch"),
         ),
         Mistake(
-            "dγ and dβ are averages: every value that γ and β touch adds to their gradients, "
-            "so they are sums, not means",
+            _(
+                "dγ and dβ are averages: every value that γ and β touch adds to their gradients, "
+                "so they are sums, not means"
+            ),
             slips["means"],
-            "dβ = Σ dout and dγ = Σ dout·x̂ (sums)",
+            _("dβ = Σ dout and dγ = Σ dout·x̂ (sums)"),
         ),
         Mistake(
-            "dγ weighs dout by the input x: γ multiplies the normalized value x̂",
+            _("dγ weighs dout by the input x: γ multiplies the normalized value x̂"),
             slips["dgamma_with_x"],
-            "dγ = Σ dout·x̂, the sum over every value that γ touches",
+            _("dγ = Σ dout·x̂, the sum over every value that γ touches"),
         ),
     ]
 
@@ -620,14 +702,14 @@ def layernorm_backward_mistakes() -> list[Mistake]:
     slips = _backward_slips(_ln_view, False, _norms.layernorm_forward)
 
     def batch_norm_backward(x, g, b, eps, dout):
-        _, cache = _norms.layernorm_forward(x, g, b, eps)
+        _unused, cache = _norms.layernorm_forward(x, g, b, eps)
         x_hat, inv = cache.x_hat, cache.inv_std
         dxh = dout * g
         dx = inv * (dxh - dxh.mean(0) - x_hat * (dxh * x_hat).mean(0))
         return dx, (dout * x_hat).sum(0), dout.sum(0)
 
     def gamma_outside(x, g, b, eps, dout):
-        _, cache = _norms.layernorm_forward(x, g, b, eps)
+        _unused, cache = _norms.layernorm_forward(x, g, b, eps)
         x_hat, inv = cache.x_hat, cache.inv_std
         mean_d = dout.mean(1, keepdims=True)
         mean_dx = (dout * x_hat).mean(1, keepdims=True)
@@ -638,7 +720,7 @@ def layernorm_backward_mistakes() -> list[Mistake]:
         m, d = x.shape
         if m == d:
             raise ValueError("the same count: not this mistake")
-        _, cache = _norms.layernorm_forward(x, g, b, eps)
+        _unused, cache = _norms.layernorm_forward(x, g, b, eps)
         x_hat, inv = cache.x_hat, cache.inv_std
         dxh = dout * g
         dx = inv * (
@@ -646,29 +728,35 @@ def layernorm_backward_mistakes() -> list[Mistake]:
         )
         return dx, (dout * x_hat).sum(0), dout.sum(0)
 
-    boxed = (
+    boxed = _(
         "dx = (1/√(σ² + ε))·(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)), the means over the d "
         "features of each row, with dx̂ = dout·γ"
     )
     return [
         Mistake(
-            "the sums of your backward run over the examples (as in Batch Norm): in Layer "
-            "Norm μ and σ² are shared by the features of one example, so the mean and "
-            "variance paths sum over the features of each row",
+            _(
+                "the sums of your backward run over the examples (as in Batch Norm): in Layer "
+                "Norm μ and σ² are shared by the features of one example, so the mean and "
+                "variance paths sum over the features of each row"
+            ),
             batch_norm_backward,
             boxed,
         ),
         Mistake(
-            "γ was taken out of the sums: in Layer Norm γ changes along the row, so the "
-            "gradient that reaches x̂ must include γ before the means are taken (Batch "
-            "Norm's shortcut only works when γ is one number for all the values of a "
-            "statistic)",
+            _(
+                "γ was taken out of the sums: in Layer Norm γ changes along the row, so the "
+                "gradient that reaches x̂ must include γ before the means are taken (Batch "
+                "Norm's shortcut only works when γ is one number for all the values of a "
+                "statistic)"
+            ),
             gamma_outside,
-            f"form dx̂ = dout·γ first, then take the means of dx̂: {boxed}",
+            _f("form dx̂ = dout·γ first, then take the means of dx̂: {boxed}", boxed=boxed),
         ),
         Mistake(
-            "the means of the backward divide by m, the number of examples: each statistic "
-            "of Layer Norm averages the d features of one row",
+            _(
+                "the means of the backward divide by m, the number of examples: each statistic "
+                "of Layer Norm averages the d features of one row"
+            ),
             over_m,
             boxed,
         ),
@@ -683,7 +771,7 @@ def spatial_batchnorm_backward_mistakes() -> list[Mistake]:
         n, c, h, w = x.shape
         if h * w == 1:
             raise ValueError("the same count: not this mistake")
-        _, cache = _norms.spatial_batchnorm_forward(x, g, b, eps)
+        _unused, cache = _norms.spatial_batchnorm_forward(x, g, b, eps)
         x_hat, inv = cache.x_hat, cache.inv_std
         dxh = dout * _per_channel(g)
         axes = (0, 2, 3)
@@ -695,7 +783,7 @@ def spatial_batchnorm_backward_mistakes() -> list[Mistake]:
         return dx, (dout * x_hat).sum(axes), dout.sum(axes)
 
     def per_position(x, g, b, eps, dout):
-        _, cache = _norms.spatial_batchnorm_forward(x, g, b, eps)
+        _unused, cache = _norms.spatial_batchnorm_forward(x, g, b, eps)
         x_hat, inv = cache.x_hat, cache.inv_std
         dxh = dout * _per_channel(g)
         dx = inv * (dxh - dxh.mean(0) - x_hat * (dxh * x_hat).mean(0))
@@ -728,46 +816,56 @@ def spatial_batchnorm_backward_mistakes() -> list[Mistake]:
         dx, dg, db, shape = rows_backward(x, g, b, eps, dout, dout_moved=True)
         return dx.reshape(shape), dg, db
 
-    boxed = (
+    boxed = _(
         "dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂)), the means over the "
         "N·H·W values of each channel (lesson 03's formula on the (N·H·W, C) rows)"
     )
-    rows = (
+    rows = _(
         "rows = a.transpose(0, 2, 3, 1).reshape(-1, C) for x and for dout alike; back: "
         "dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)"
     )
     return [
         Mistake(
-            "dout was reshaped to rows without moving its channels last: its rows no longer "
-            "line up with the rows of x that the forward normalized, so each gradient meets "
-            "the wrong value. Put dout in the same row order as x",
+            _(
+                "dout was reshaped to rows without moving its channels last: its rows no "
+                "longer line up with the rows of x that the forward normalized, so each "
+                "gradient meets the wrong value. Put dout in the same row order as x"
+            ),
             dout_not_moved,
             rows,
         ),
         Mistake(
-            "dout was reshaped to rows without moving its channels last, and dx reshaped "
-            "back the same way: the rows of dout must line up with the rows of x, which "
-            "the forward made after moving the channels last",
+            _(
+                "dout was reshaped to rows without moving its channels last, and dx reshaped "
+                "back the same way: the rows of dout must line up with the rows of x, which "
+                "the forward made after moving the channels last"
+            ),
             dout_not_moved_nor_back,
             rows,
         ),
         Mistake(
-            "dx has the right values in the wrong places: the rows came from x with its "
-            "channels moved last, so dx must be reshaped to (N, H, W, C) and its channels "
-            "moved back to axis 1",
+            _(
+                "dx has the right values in the wrong places: the rows came from x with its "
+                "channels moved last, so dx must be reshaped to (N, H, W, C) and its channels "
+                "moved back to axis 1"
+            ),
             dx_not_moved_back,
             rows,
         ),
         Mistake(
-            "the means of the backward divide by N, the number of examples: each channel's "
-            "μ and σ² average N·H·W values, so the paths through them carry 1/(N·H·W)",
+            _(
+                "the means of the backward divide by N, the number of examples: each channel's "
+                "μ and σ² average N·H·W values, so the paths through them carry 1/(N·H·W)"
+            ),
             over_n,
             boxed,
         ),
         Mistake(
-            "the sums of your backward run over the examples only, position by position: "
-            "each channel's statistics are shared by all its N·H·W values, so the sums run "
-            "over the examples and the positions",
+            _(
+                "the sums of your backward run over the examples only, position by position: "
+                "each channel's statistics are shared by all its N·H·W values, so the sums run "
+                "over the examples and the positions"
+            ),
             per_position,
             boxed,
         ),
@@ -779,7 +877,7 @@ def groupnorm_backward_mistakes() -> list[Mistake]:
     slips = _backward_slips(_gn_view, True, _norms.groupnorm_forward)
 
     def split(x, g, b, groups, eps, dout):
-        _, cache = _norms.groupnorm_forward(x, g, b, groups, eps)
+        _unused, cache = _norms.groupnorm_forward(x, g, b, groups, eps)
         return cache.x_hat, cache.inv_std, dout * _per_channel(g)
 
     def rest(dout, x_hat):
@@ -788,7 +886,7 @@ def groupnorm_backward_mistakes() -> list[Mistake]:
     def gamma_outside(x, g, b, groups, eps, dout):
         if groups == x.shape[1]:
             raise ValueError("γ is one number per group here: not this mistake")
-        x_hat, inv, _ = split(x, g, b, groups, eps, dout)
+        x_hat, inv, _unused = split(x, g, b, groups, eps, dout)
         d, xh = _grouped(dout, groups), _grouped(x_hat, groups)
         axes = (2, 3, 4)
         mean_d = d.mean(axis=axes, keepdims=True)
@@ -825,26 +923,32 @@ def groupnorm_backward_mistakes() -> list[Mistake]:
         )
         return (dx.reshape(x.shape), *rest(dout, x_hat))
 
-    boxed = (
+    boxed = _(
         "reshape dx̂ = dout·γ and x̂ to (N, G, C/G, H, W); dx = (1/√(σ² + ε))·(dx̂ − mean(dx̂) "
         "− x̂·mean(dx̂·x̂)), the means over axes (2, 3, 4); reshape back"
     )
     return [
         Mistake(
-            "γ was taken out of the sums: γ changes from channel to channel within a group, "
-            "so the gradient that reaches x̂ must include γ before the means are taken",
+            _(
+                "γ was taken out of the sums: γ changes from channel to channel within a group, "
+                "so the gradient that reaches x̂ must include γ before the means are taken"
+            ),
             gamma_outside,
             boxed,
         ),
         Mistake(
-            "the sums of your backward run over each channel separately: a group's μ and σ² "
-            "are shared by all its channels and positions, so the sums run over the whole group",
+            _(
+                "the sums of your backward run over each channel separately: a group's μ and σ² "
+                "are shared by all its channels and positions, so the sums run over the whole group"
+            ),
             per_channel,
             boxed,
         ),
         Mistake(
-            "the means of the backward divide by H·W: each group's statistics average "
-            "(C/G)·H·W values, its channels times the positions",
+            _(
+                "the means of the backward divide by H·W: each group's statistics average "
+                "(C/G)·H·W values, its channels times the positions"
+            ),
             over_hw,
             boxed,
         ),
@@ -878,35 +982,41 @@ class _Spec:
 
 
 ADVICE_LN_FORWARD = Advice(
-    shapes="x is (m, d), one row per example; gamma and beta are (d,); μ and σ² are (m, 1)",
+    shapes=_("x is (m, d), one row per example; gamma and beta are (d,); μ and σ² are (m, 1)"),
     statistics=False,
-    call="layernorm_forward(x, gamma, beta, eps=...) and, once, layernorm_forward(x, gamma, beta)",
+    call=_(
+        "layernorm_forward(x, gamma, beta, eps=...) and, once, layernorm_forward(x, gamma, beta)"
+    ),
 )
 ADVICE_LN_BACKWARD = Advice(
-    shapes="dout, x̂ and dx are (m, d); dγ and dβ are (d,), summed over the examples",
+    shapes=_("dout, x̂ and dx are (m, d); dγ and dβ are (d,), summed over the examples"),
     statistics=False,
-    call="layernorm_backward(dout, cache), with the cache your layernorm_forward returned",
+    call=_("layernorm_backward(dout, cache), with the cache your layernorm_forward returned"),
 )
 ADVICE_SBN_FORWARD = Advice(
-    shapes="x is (N, C, H, W); gamma and beta are (C,), one per channel; μ and σ² are (1, C, 1, 1)",
+    shapes=_(
+        "x is (N, C, H, W); gamma and beta are (C,), one per channel; μ and σ² are (1, C, 1, 1)"
+    ),
     statistics=False,
-    call="spatial_batchnorm_forward(x, gamma, beta, eps=...) and, once, without eps",
+    call=_("spatial_batchnorm_forward(x, gamma, beta, eps=...) and, once, without eps"),
 )
 ADVICE_SBN_BACKWARD = Advice(
-    shapes="dout and dx are (N, C, H, W); dγ and dβ are (C,), summed over N, H and W",
+    shapes=_("dout and dx are (N, C, H, W); dγ and dβ are (C,), summed over N, H and W"),
     statistics=False,
-    call="spatial_batchnorm_backward(dout, cache), with your forward's cache",
+    call=_("spatial_batchnorm_backward(dout, cache), with your forward's cache"),
 )
 ADVICE_GN_FORWARD = Advice(
-    shapes="x is (N, C, H, W); gamma and beta are (C,); the group view is (N, G, C/G, H, W), "
-    "its μ and σ² (N, G, 1, 1, 1)",
+    shapes=_(
+        "x is (N, C, H, W); gamma and beta are (C,); the group view is (N, G, C/G, H, W), "
+        "its μ and σ² (N, G, 1, 1, 1)"
+    ),
     statistics=False,
-    call="groupnorm_forward(x, gamma, beta, groups, eps=...) and, once, without eps",
+    call=_("groupnorm_forward(x, gamma, beta, groups, eps=...) and, once, without eps"),
 )
 ADVICE_GN_BACKWARD = Advice(
-    shapes="dout and dx are (N, C, H, W); dγ and dβ are (C,), summed over N, H and W",
+    shapes=_("dout and dx are (N, C, H, W); dγ and dβ are (C,), summed over N, H and W"),
     statistics=False,
-    call="groupnorm_backward(dout, cache), with your forward's cache",
+    call=_("groupnorm_backward(dout, cache), with your forward's cache"),
 )
 
 LAYERNORM = _Spec(
@@ -920,7 +1030,7 @@ LAYERNORM = _Spec(
     ("x", "gamma", "beta"),
     ADVICE_LN_FORWARD,
     ADVICE_LN_BACKWARD,
-    "over the examples (axis 0): one value per feature",
+    _("over the examples (axis 0): one value per feature"),
 )
 SPATIAL_BATCHNORM = _Spec(
     "spatial_batchnorm_forward",
@@ -933,7 +1043,7 @@ SPATIAL_BATCHNORM = _Spec(
     ("x", "gamma", "beta"),
     ADVICE_SBN_FORWARD,
     ADVICE_SBN_BACKWARD,
-    "over N, H and W (axes 0, 2 and 3): one value per channel",
+    _("over N, H and W (axes 0, 2 and 3): one value per channel"),
     reuses_lesson_03=True,
 )
 GROUPNORM = _Spec(
@@ -947,7 +1057,7 @@ GROUPNORM = _Spec(
     ("x", "gamma", "beta", "groups"),
     ADVICE_GN_FORWARD,
     ADVICE_GN_BACKWARD,
-    "over N, H and W (axes 0, 2 and 3): one value per channel",
+    _("over N, H and W (axes 0, 2 and 3): one value per channel"),
 )
 
 
@@ -964,7 +1074,7 @@ def _call_forward(forward_fn, kwargs, *args):
 
 def _run_forward_backward(forward_fn, backward_fn, kwargs, dout, *args):
     """The learner's backward on the learner's own cache."""
-    _, cache = forward_fn(*args, **kwargs)
+    _unused, cache = forward_fn(*args, **kwargs)
     grads = backward_fn(dout, cache)
     note_returned(grads)
     return grads
@@ -994,22 +1104,33 @@ def _forward_output(returned: Any, shape, spec: _Spec) -> tuple[Any, str | None]
     """The ``out`` of a forward's return value (out, cache), or why there is none."""
     who = spec.forward
     if type(returned) is not tuple or len(returned) != 2 or type(returned[0]) is not bool:
-        return None, f"{who} returned an object that is not a pair (out, cache)"
+        return None, _f("{who} returned an object that is not a pair (out, cache)", who=who)
     pair, value = returned
     if pair:
         return to_array(value, shape, "out", advice=spec.advice_forward)
     if value is None:
         return None, returned_none_hint(("out", "cache"))
     if type(value) is np.ndarray:
-        return None, f"{who} returned only {describe_value(value)}: return the pair (out, cache)"
-    return None, f"{who} must return the pair (out, cache), got {describe_value(value)}"
+        return None, _f(
+            "{who} returned only {describe_value}: return the pair (out, cache)",
+            who=who,
+            describe_value=describe_value(value),
+        )
+    return None, _f(
+        "{who} must return the pair (out, cache), got {describe_value}",
+        who=who,
+        describe_value=describe_value(value),
+    )
 
 
 def _grad_arrays(value: Any, x_shape, p_shape, spec: _Spec):
     if value is None:
         return None, returned_none_hint(("dx", "dgamma", "dbeta"))
     if not isinstance(value, tuple | list) or len(value) != 3:
-        return None, f"return 3 values (dx, dgamma, dbeta), got {describe_value(value)}"
+        return None, _f(
+            "return 3 values (dx, dgamma, dbeta), got {describe_value}",
+            describe_value=describe_value(value),
+        )
     arrays = []
     for v, what, shape in zip(
         value, ("dx", "dgamma", "dbeta"), (x_shape, p_shape, p_shape), strict=True
@@ -1017,8 +1138,14 @@ def _grad_arrays(value: Any, x_shape, p_shape, spec: _Spec):
         got = np.shape(v)
         if what != "dx" and got != shape and len(got) > 1:
             return None, (
-                f"{what} has shape {got}: γ and β are used by every value of their feature "
-                f"or channel, so their gradients are sums {spec.parameter_sums}, shape {shape}"
+                _f(
+                    "{what} has shape {got}: γ and β are used by every value of their feature "
+                    "or channel, so their gradients are sums {parameter_sums}, shape {shape}",
+                    what=what,
+                    got=got,
+                    parameter_sums=spec.parameter_sums,
+                    shape=shape,
+                )
             )
         arr, why = to_array(v, shape, what, advice=spec.advice_backward)
         if why:
@@ -1029,7 +1156,7 @@ def _grad_arrays(value: Any, x_shape, p_shape, spec: _Spec):
 
 def _nan_hint(case: _Case, why: str) -> str:
     if case.constant and "NaN" in why:
-        return (
+        return _(
             "values that are all equal (σ² = 0) gave NaN or inf: 0/0. With ε added to the "
             "variance inside the square root, the denominator is never 0"
         )
@@ -1040,9 +1167,12 @@ def _fd_note(errors: list[float]) -> str:
     said = "; ".join(
         f"{name} {describe_error(e)}" for name, e in zip(("dx", "dγ", "dβ"), errors, strict=True)
     )
-    return (
-        f"gradient check against central differences of your forward (relative error): "
-        f"{said} (below {CORRECT_BELOW:.0e}: correct; above {BUG_ABOVE:.0e}: a bug)"
+    return _f(
+        "gradient check against central differences of your forward (relative error): {said} "
+        "(below {CORRECT_BELOW:.0e}: correct; above {BUG_ABOVE:.0e}: a bug)",
+        said=said,
+        CORRECT_BELOW=CORRECT_BELOW,
+        BUG_ABOVE=BUG_ABOVE,
     )
 
 
@@ -1050,7 +1180,12 @@ def _fd_note(errors: list[float]) -> str:
 def _check_forward(spec: _Spec, fn, timeout) -> CheckResult:
     name = spec.forward
     if not callable(fn):
-        return failed(name, 0, "the argument", f"pass your function, got {describe_value(fn)}")
+        return failed(
+            name,
+            0,
+            _("the argument"),
+            _f("pass your function, got {describe_value}", describe_value=describe_value(fn)),
+        )
     mistakes = spec.forward_mistakes()
     cases = spec.cases()
     params = ("forward_fn", "kwargs", *learner_parameters(fn))
@@ -1073,7 +1208,7 @@ def _check_forward(spec: _Spec, fn, timeout) -> CheckResult:
             name,
             k,
             case.label,
-            "out differs from the expected value: compare each step with the lesson's formulas",
+            _("out differs from the expected value: compare each step with the lesson's formulas"),
             first_difference(out, expected),
             more=DIFFERS_MORE,
         )
@@ -1085,7 +1220,14 @@ def _check_backward(spec: _Spec, forward_fn, backward_fn, timeout) -> CheckResul
     for fn, what in ((forward_fn, "forward_fn"), (backward_fn, "backward_fn")):
         if not callable(fn):
             return failed(
-                name, 0, "the arguments", f"{what} must be a function, got {describe_value(fn)}"
+                name,
+                0,
+                _("the arguments"),
+                _f(
+                    "{what} must be a function, got {describe_value}",
+                    what=what,
+                    describe_value=describe_value(fn),
+                ),
             )
     if spec.reuses_lesson_03:
         _warm_course_lib()
@@ -1108,14 +1250,17 @@ def _check_backward(spec: _Spec, forward_fn, backward_fn, timeout) -> CheckResul
         if not problem:
             out, problem = _forward_output(fwd.value, x.shape, spec)
             if not problem and not close(out, expected_out):
-                problem, details = "its output differs from the expected one", []
+                problem, details = _("its output differs from the expected one"), []
         if problem:
             return failed(
                 name,
                 k,
                 case.label,
-                f"{spec.forward} must work first ({problem}): run "
-                f"checks.check_{spec.forward} on it",
+                _f(
+                    "{forward} must work first ({problem}): run checks.check_{forward} on it",
+                    forward=spec.forward,
+                    problem=problem,
+                ),
                 *details,
             )
         # 2. The learner's backward on the learner's own cache.
@@ -1146,9 +1291,12 @@ def _check_backward(spec: _Spec, forward_fn, backward_fn, timeout) -> CheckResul
                 name,
                 k,
                 case.label,
-                f"your {spec.forward} failed while the checker computed finite differences of "
-                f"it (it calls the forward twice per entry of x, γ and β): "
-                f"{why or 'it returned nothing'}",
+                _f(
+                    "your {forward} failed while the checker computed finite differences of it "
+                    "(it calls the forward twice per entry of x, γ and β): {x}",
+                    forward=spec.forward,
+                    x=why or "it returned nothing",
+                ),
             )
         fd_errors = [relative_error(g, nv) for g, nv in zip(grads, num.value, strict=True)]
         expected = spec.reference_backward(case.dout, ref_cache)
@@ -1160,12 +1308,12 @@ def _check_backward(spec: _Spec, forward_fn, backward_fn, timeout) -> CheckResul
             return failed(name, k, case.label, mistake.hint, fd_note, more=mistake.more)
         for g, e, what in zip(grads, expected, ("dx", "dgamma", "dbeta"), strict=True):
             if not close(g, e):
-                extra = " (it is zero everywhere)" if not np.any(g) else ""
+                extra = _(" (it is zero everywhere)") if not np.any(g) else ""
                 return failed(
                     name,
                     k,
                     case.label,
-                    f"{what} differs from the expected gradient{extra}",
+                    _f("{what} differs from the expected gradient{extra}", what=what, extra=extra),
                     first_difference(g, np.asarray(e, dtype=float)),
                     fd_note,
                     more=DIFFERS_MORE,
@@ -1174,7 +1322,7 @@ def _check_backward(spec: _Spec, forward_fn, backward_fn, timeout) -> CheckResul
             name,
             k,
             case.label,
-            "the gradients match the course's but not the finite differences of your forward",
+            _("the gradients match the course's but not the finite differences of your forward"),
             fd_note,
         )
     return passed(name, len(cases))

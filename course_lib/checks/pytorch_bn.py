@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from .. import pytorch_bn as _ref
+from ..i18n import _, _f
 from ._core import (
     BUDGET_FACTOR,
     DEFAULT_TIMEOUT,
@@ -40,35 +41,49 @@ from ._core import (
 
 # ------------------------------------------------------------------ train_and_predict
 SCRIPT = "train_and_predict"
-_SCRIPT_ARGS = ("your function", "X_train", "y_train", "X_new", "y_new", "X_test")
-_ONE_ROW = "Expected more than 1 value per channel when training"
+_SCRIPT_ARGS = (_("your function"), "X_train", "y_train", "X_new", "y_new", "X_test")
+_ONE_ROW = _("Expected more than 1 value per channel when training")
 
 # What each planted problem is, in plain words (level 1), and more concretely (level 2).
 _BUG_HINTS = {
     "keras_momentum": (
-        "the running averages are not the notes' β = 0.9: PyTorch's `momentum` is the weight "
-        "of the new batch, the opposite of Keras's momentum and of the notes' β",
-        "β = 0.9 is the weight of the old value, so PyTorch needs momentum = 1 − β = 0.1 "
-        "in every BatchNorm1d (momentum=0.9 keeps 90 % of the newest batch)",
+        _(
+            "the running averages are not the notes' β = 0.9: PyTorch's `momentum` is the weight "
+            "of the new batch, the opposite of Keras's momentum and of the notes' β"
+        ),
+        _(
+            "β = 0.9 is the weight of the old value, so PyTorch needs momentum = 1 − β = 0.1 "
+            "in every BatchNorm1d (momentum=0.9 keeps 90 % of the newest batch)"
+        ),
     ),
     "last_batch": (
-        "the last, incomplete mini-batch of an epoch is still used: the specification says "
-        "to skip it (and a last batch of one row makes BatchNorm fail in training mode)",
-        "let the batches stop where the full batches of 16 end: the range of start rows "
-        "must end at len(X) - len(X) % 16",
+        _(
+            "the last, incomplete mini-batch of an epoch is still used: the specification says "
+            "to skip it (and a last batch of one row makes BatchNorm fail in training mode)"
+        ),
+        _(
+            "let the batches stop where the full batches of 16 end: the range of start rows "
+            "must end at len(X) - len(X) % 16"
+        ),
     ),
     "frozen_bn_updates": (
-        "the frozen body is not frozen: requires_grad=False stops its weights, γ and β, but "
-        "its BatchNorm still runs in training mode, normalizes with batch statistics and "
-        "updates its running statistics with the new data",
-        "put the body in inference mode for the fine-tuning (body.eval()) after each "
-        "model.train(), which switches every layer back to training mode",
+        _(
+            "the frozen body is not frozen: requires_grad=False stops its weights, γ and β, but "
+            "its BatchNorm still runs in training mode, normalizes with batch statistics and "
+            "updates its running statistics with the new data"
+        ),
+        _(
+            "put the body in inference mode for the fine-tuning (body.eval()) after each "
+            "model.train(), which switches every layer back to training mode"
+        ),
     ),
     "train_mode_predictions": (
-        "the predictions are made in training mode: each chunk of test rows is normalized "
-        "with its own statistics, so a row's probabilities depend on its neighbours. "
-        "torch.no_grad() only turns gradients off; it does not change the mode",
-        "call model.eval() before predicting (and keep torch.no_grad(), which saves memory)",
+        _(
+            "the predictions are made in training mode: each chunk of test rows is normalized "
+            "with its own statistics, so a row's probabilities depend on its neighbours. "
+            "torch.no_grad() only turns gradients off; it does not change the mode"
+        ),
+        _("call model.eval() before predicting (and keep torch.no_grad(), which saves memory)"),
     ),
 }
 
@@ -81,9 +96,11 @@ def _bug_mistakes() -> list[Mistake]:
         for bugs in itertools.combinations(_ref.BUGS, k):
             first, more = _BUG_HINTS[bugs[0]]
             if k > 1:
-                first = (
-                    f"the predictions are those of the script with at least {k} of its "
-                    f"problems left. One: {first}"
+                first = _f(
+                    "the predictions are those of the script with at least {k} of its problems "
+                    "left. One: {first}",
+                    k=k,
+                    first=first,
                 )
 
             def produce(*args, _bugs=bugs, **kwargs):
@@ -117,14 +134,16 @@ def _script_cases() -> list[Case]:
 
     return [
         case(
-            "49 training rows (3 batches of 16 and 1 row left over), 20 new rows, 30 test rows",
+            _("49 training rows (3 batches of 16 and 1 row left over), 20 new rows, 30 test rows"),
             49,
             20,
             30,
         ),
         case(
-            "53 training rows (5 left over), new rows from a shifted distribution, "
-            "a test set sorted by class, seed=3",
+            _(
+                "53 training rows (5 left over), new rows from a shifted distribution, "
+                "a test set sorted by class, seed=3"
+            ),
             53,
             36,
             40,
@@ -133,8 +152,10 @@ def _script_cases() -> list[Case]:
             seed=3,
         ),
         case(
-            "48 training rows (no row left over), 32 new rows, 100 test rows sorted by class "
-            "(two chunks of 64 and 36)",
+            _(
+                "48 training rows (no row left over), 32 new rows, 100 test rows sorted by class "
+                "(two chunks of 64 and 36)"
+            ),
             48,
             32,
             100,
@@ -185,7 +206,7 @@ def _ready() -> str | None:
         with _torch_on_one_thread():
             _warm_up_torch()
     except Exception as exc:  # noqa: BLE001 - a broken installation: say so, do not raise
-        return f"PyTorch does not work here ({type(exc).__name__}: {exc})"
+        return _f("PyTorch does not work here ({name}: {exc})", name=type(exc).__name__, exc=exc)
     return None
 
 
@@ -193,10 +214,15 @@ def _check_script(fn, timeout: float, problem: str | None) -> CheckResult:
     name = SCRIPT
     if not callable(fn):
         return failed(
-            name, 0, "the argument", f"pass your function itself, got {describe_value(fn)}"
+            name,
+            0,
+            _("the argument"),
+            _f(
+                "pass your function itself, got {describe_value}", describe_value=describe_value(fn)
+            ),
         )
     if problem:
-        return failed(name, 0, "the set-up", problem)
+        return failed(name, 0, _("the set-up"), problem)
     with _torch_on_one_thread():
         return _compare_script(fn, timeout)
 
@@ -211,10 +237,12 @@ def _compare_script(fn, timeout: float) -> CheckResult:
                 name,
                 k - 1,
                 case.label,
-                "a batch of one single row reached a BatchNorm layer in training mode, which "
-                "PyTorch refuses (the variance of one value is 0, so every output would be β): "
-                "find where the script can make a batch of one row",
-                f"(PyTorch: {re.sub(r' [(]line [0-9]+[)]$', '', outcome.error)[:160]})",
+                _(
+                    "a batch of one single row reached a BatchNorm layer in training mode, which "
+                    "PyTorch refuses (the variance of one value is 0, so every output would be β): "
+                    "find where the script can make a batch of one row"
+                ),
+                _f("(PyTorch: {x})", x=re.sub(" [(]line [0-9]+[)]$", "", outcome.error)[:160]),
                 more=_BUG_HINTS["last_batch"][1],
             )
         problem = outcome_problem(outcome, _SCRIPT_ARGS, timeout)
@@ -227,7 +255,7 @@ def _compare_script(fn, timeout: float) -> CheckResult:
         got, why = to_array(outcome.value, expected.shape, "the result", np.float64)
         if why:
             if "Tensor" in why:
-                why += ": return a numpy array, tensor.detach().numpy()"
+                why += _(": return a numpy array, tensor.detach().numpy()")
             return failed(name, k - 1, case.label, why, *printed_details(outcome))
         if np.allclose(got, expected, rtol=1e-6, atol=1e-8):
             continue
@@ -238,11 +266,16 @@ def _compare_script(fn, timeout: float) -> CheckResult:
             name,
             k - 1,
             case.label,
-            "the probabilities differ from those of a script that follows the specification, "
-            "and from every mix of the planted problems: compare each step with the "
-            "specification (the network and its order, the batches, the fine-tuning, the "
-            "predictions)",
-            f"the probabilities differ {first_difference(got, expected)}",
+            _(
+                "the probabilities differ from those of a script that follows the specification, "
+                "and from every mix of the planted problems: compare each step with the "
+                "specification (the network and its order, the batches, the fine-tuning, the "
+                "predictions)"
+            ),
+            _f(
+                "the probabilities differ {first_difference}",
+                first_difference=first_difference(got, expected),
+            ),
         )
     return passed(name, len(_script_cases()))
 
@@ -340,73 +373,110 @@ def _convert_mistakes() -> list[Mistake]:
 
     return [
         Mistake(
-            "the momentum is not translated: PyTorch's momentum is the weight of the new "
-            "value, while the paper's β and Keras's momentum are the weight of the old one",
+            _(
+                "the momentum is not translated: PyTorch's momentum is the weight of the new "
+                "value, while the paper's β and Keras's momentum are the weight of the old one"
+            ),
             with_var(right_var, same_momentum),
-            more="PyTorch momentum = 1 − β; the paper's β and Keras's momentum are the same "
-            "number; so only a conversion to or from PyTorch changes it, to 1 − momentum",
+            more=_(
+                "PyTorch momentum = 1 − β; the paper's β and Keras's momentum are the same "
+                "number; so only a conversion to or from PyTorch changes it, to 1 − momentum"
+            ),
         ),
         Mistake(
-            "the momentum is changed between two conventions that agree: the paper's β and "
-            "Keras's momentum are both the weight of the old value",
+            _(
+                "the momentum is changed between two conventions that agree: the paper's β and "
+                "Keras's momentum are both the weight of the old value"
+            ),
             with_var(right_var, flipped_whenever_different),
-            more="1 − momentum only when exactly one side is PyTorch; paper ↔ Keras keeps "
-            "the number",
+            more=_(
+                "1 − momentum only when exactly one side is PyTorch; paper ↔ Keras keeps the number"
+            ),
         ),
         Mistake(
-            "the start value is rescaled too: the running variance starts at 1, and that "
-            "part of it (its weight after `steps` updates) is no batch variance, so it "
-            "stays as it is",
+            _(
+                "the start value is rescaled too: the running variance starts at 1, and that "
+                "part of it (its weight after `steps` updates) is no batch variance, so it "
+                "stays as it is"
+            ),
             with_var(whole_scaled),
-            more="after t updates the running variance is β^t · 1 + (the weighted batch "
-            "variances); rescale only the second part: v_new = β^t + (v − β^t) · factor",
+            more=_(
+                "after t updates the running variance is β^t · 1 + (the weighted batch "
+                "variances); rescale only the second part: v_new = β^t + (v − β^t) · factor"
+            ),
         ),
         Mistake(
-            "the variance is not converted: Keras stores the average of the biased batch "
-            "variances (1/m), while the paper and PyTorch store unbiased ones (1/(m − 1))",
+            _(
+                "the variance is not converted: Keras stores the average of the biased batch "
+                "variances (1/m), while the paper and PyTorch store unbiased ones (1/(m − 1))"
+            ),
             with_var(not_scaled),
-            more="from Keras to the others the batch-variance part grows by m/(m − 1); from "
-            "the others to Keras it shrinks by (m − 1)/m",
+            more=_(
+                "from Keras to the others the batch-variance part grows by m/(m − 1); from "
+                "the others to Keras it shrinks by (m − 1)/m"
+            ),
         ),
         Mistake(
-            "the variance is scaled the wrong way: the unbiased variance is the larger one, "
-            "so going to it the batch-variance part grows",
+            _(
+                "the variance is scaled the wrong way: the unbiased variance is the larger one, "
+                "so going to it the batch-variance part grows"
+            ),
             with_var(inverted),
-            more="biased → unbiased: multiply by m/(m − 1); unbiased → biased: by (m − 1)/m "
-            "(applied to the batch-variance part, not to the start value)",
+            more=_(
+                "biased → unbiased: multiply by m/(m − 1); unbiased → biased: by (m − 1)/m "
+                "(applied to the batch-variance part, not to the start value)"
+            ),
         ),
         Mistake(
-            "the variance is rescaled between the paper and PyTorch, which both store the "
-            "unbiased variance: only a conversion to or from Keras changes it",
+            _(
+                "the variance is rescaled between the paper and PyTorch, which both store the "
+                "unbiased variance: only a conversion to or from Keras changes it"
+            ),
             with_var(scaled_when_both_unbiased),
-            more="paper ↔ PyTorch: the variance stays exactly as it is (both average "
-            "m/(m − 1)·σ²_B); only Keras ↔ the others rescales the batch-variance part",
+            more=_(
+                "paper ↔ PyTorch: the variance stays exactly as it is (both average "
+                "m/(m − 1)·σ²_B); only Keras ↔ the others rescales the batch-variance part"
+            ),
         ),
         Mistake(
-            "the start value's weight is wrong: after t updates the start value keeps the "
-            "weight of the old value raised to the power t, not the new value's",
+            _(
+                "the start value's weight is wrong: after t updates the start value keeps the "
+                "weight of the old value raised to the power t, not the new value's"
+            ),
             with_var(momentum_power),
-            more="with β the weight of the old value (PyTorch: β = 1 − momentum), the start "
-            "value's weight is β^t",
+            more=_(
+                "with β the weight of the old value (PyTorch: β = 1 − momentum), the start "
+                "value's weight is β^t"
+            ),
         ),
         Mistake(
-            "the factor is for a standard deviation: the running variance is a variance "
-            "(σ²), so the factor m/(m − 1) applies without a square root",
+            _(
+                "the factor is for a standard deviation: the running variance is a variance "
+                "(σ²), so the factor m/(m − 1) applies without a square root"
+            ),
             with_var(sqrt_factor),
-            more="√(m/(m − 1)) would convert a standard deviation; for the variance use "
-            "m/(m − 1) (or (m − 1)/m) itself",
+            more=_(
+                "√(m/(m − 1)) would convert a standard deviation; for the variance use "
+                "m/(m − 1) (or (m − 1)/m) itself"
+            ),
         ),
         Mistake(
-            "the running mean changes: every convention stores the same average of the "
-            "batch means, only the variance differs",
+            _(
+                "the running mean changes: every convention stores the same average of the "
+                "batch means, only the variance differs"
+            ),
             with_var(right_var, scale_mean=True),
-            more="return the running mean as it is (a copy); m/(m − 1) belongs to variances only",
+            more=_(
+                "return the running mean as it is (a copy); m/(m − 1) belongs to variances only"
+            ),
         ),
         Mistake(
-            "the outputs are swapped: the running mean comes first, then the variance, then "
-            "the momentum",
+            _(
+                "the outputs are swapped: the running mean comes first, then the variance, then "
+                "the momentum"
+            ),
             swapped,
-            more="return (running_mean, running_var, momentum) in that order",
+            more=_("return (running_mean, running_var, momentum) in that order"),
         ),
     ]
 
@@ -414,11 +484,11 @@ def _convert_mistakes() -> list[Mistake]:
 # (label, units, momentum, batch size, steps, source, target); the first case tells every
 # known mistake apart (β^t, (1 - β)^t and 0 all differ there).
 _CONVERT_CASES = (
-    ("Keras → PyTorch, momentum 0.3, batches of 4, 2 steps", 3, 0.3, 4, 2, "keras", "pytorch"),
-    ("PyTorch → Keras, momentum 0.1, batches of 2, 3 steps", 4, 0.1, 2, 3, "pytorch", "keras"),
-    ("paper → PyTorch, β = 0.8, batches of 8, 50 steps", 2, 0.8, 8, 50, "paper", "pytorch"),
+    (_("Keras → PyTorch, momentum 0.3, batches of 4, 2 steps"), 3, 0.3, 4, 2, "keras", "pytorch"),
+    (_("PyTorch → Keras, momentum 0.1, batches of 2, 3 steps"), 4, 0.1, 2, 3, "pytorch", "keras"),
+    (_("paper → PyTorch, β = 0.8, batches of 8, 50 steps"), 2, 0.8, 8, 50, "paper", "pytorch"),
     (
-        "Keras → paper, momentum 0.99, batches of 3, 0 steps (start values)",
+        _("Keras → paper, momentum 0.99, batches of 3, 0 steps (start values)"),
         3,
         0.99,
         3,
@@ -426,10 +496,10 @@ _CONVERT_CASES = (
         "keras",
         "paper",
     ),
-    ("paper → Keras, β = 0.7, batches of 16, 5 steps", 5, 0.7, 16, 5, "paper", "keras"),
-    ("PyTorch → PyTorch (nothing to change), momentum 0.3", 2, 0.3, 5, 7, "pytorch", "pytorch"),
+    (_("paper → Keras, β = 0.7, batches of 16, 5 steps"), 5, 0.7, 16, 5, "paper", "keras"),
+    (_("PyTorch → PyTorch (nothing to change), momentum 0.3"), 2, 0.3, 5, 7, "pytorch", "pytorch"),
     (
-        "Keras's defaults → PyTorch: momentum 0.99, batches of 32, 300 steps",
+        _("Keras's defaults → PyTorch: momentum 0.99, batches of 32, 300 steps"),
         4,
         0.99,
         32,

@@ -11,15 +11,20 @@ import numpy as np
 
 from ..batchnorm import batchnorm_inference as _ref_inference
 from ..batchnorm import update_running_stats as _ref_update
+from ..i18n import _, _f
 from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
 
 ADVICE_UPDATE = Advice(
-    shapes="z is (m, n), one row per example; running_mean, running_var and the batch "
-    "statistics are (n,), one per unit",
+    shapes=_(
+        "z is (m, n), one row per example; running_mean, running_var and the batch "
+        "statistics are (n,), one per unit"
+    ),
 )
 ADVICE_INFERENCE = Advice(
-    shapes="z is (m, n), one row per example; gamma, beta, running_mean and running_var "
-    "are (n,), one per unit",
+    shapes=_(
+        "z is (m, n), one row per example; gamma, beta, running_mean and running_var "
+        "are (n,), one per unit"
+    ),
 )
 
 # ------------------------------------------------------------------ update_running_stats
@@ -75,70 +80,91 @@ def _update_mistakes() -> list[Mistake]:
     def beta_fixed(rm, rv, z, beta=0.9, unbiased=True):
         return _ref_update(rm, rv, z, beta=0.9, unbiased=unbiased)
 
-    ewa = "running = β·running + (1 − β)·batch_statistic, for the mean and the variance"
+    ewa = _("running = β·running + (1 − β)·batch_statistic, for the mean and the variance")
     return [
         Mistake(
-            "you gave the weight β to the new batch statistic. In this course β is the "
-            "weight of the old running value, its memory; the new batch statistic gets the "
-            "small weight 1 − β",
+            _(
+                "you gave the weight β to the new batch statistic. In this course β is the "
+                "weight of the old running value, its memory; the new batch statistic gets the "
+                "small weight 1 − β"
+            ),
             beta_on_new,
-            f"{ewa}. (PyTorch's momentum = 1 − β is the weight of the new value; Keras's "
-            "momentum is β.)",
+            _f(
+                "{ewa}. (PyTorch's momentum = 1 − β is the weight of the new value; Keras's "
+                "momentum is β.)",
+                ewa=ewa,
+            ),
         ),
         Mistake(
-            "with unbiased=True, store the unbiased batch variance (dividing by m − 1), which "
-            "estimates the variance of the whole population; you stored the batch's own "
-            "variance (dividing by m)",
+            _(
+                "with unbiased=True, store the unbiased batch variance (dividing by m − 1), which "
+                "estimates the variance of the whole population; you stored the batch's own "
+                "variance (dividing by m)"
+            ),
             biased_when_unbiased,
-            "the unbiased variance is m/(m − 1)·σ²_B: z.var(axis=0, ddof=1)",
+            _("the unbiased variance is m/(m − 1)·σ²_B: z.var(axis=0, ddof=1)"),
         ),
         Mistake(
-            "with unbiased=False, store the batch's own variance (dividing by m, as Keras "
-            "does); you stored the unbiased one (dividing by m − 1). Let the unbiased "
-            "argument choose",
+            _(
+                "with unbiased=False, store the batch's own variance (dividing by m, as Keras "
+                "does); you stored the unbiased one (dividing by m − 1). Let the unbiased "
+                "argument choose"
+            ),
             unbiased_when_biased,
-            "ddof = 1 when unbiased is True, else 0",
+            _("ddof = 1 when unbiased is True, else 0"),
         ),
         Mistake(
-            "you stored the standard deviation σ: the running variance must store the "
-            "variance σ², its square",
+            _(
+                "you stored the standard deviation σ: the running variance must store the "
+                "variance σ², its square"
+            ),
             sigma_not_var,
-            "average z.var over the batches, not z.std",
+            _("average z.var over the batches, not z.std"),
         ),
         Mistake(
-            "you returned this batch's statistics alone: the running values average them "
-            "with the old running values, so that they remember earlier batches",
+            _(
+                "you returned this batch's statistics alone: the running values average them "
+                "with the old running values, so that they remember earlier batches"
+            ),
             no_average,
             ewa,
         ),
         Mistake(
-            "the outputs are swapped: return the running mean first, then the running variance",
+            _("the outputs are swapped: return the running mean first, then the running variance"),
             swapped,
-            "the function returns (running_mean, running_var), in this order",
+            _("the function returns (running_mean, running_var), in this order"),
         ),
         Mistake(
-            "the batch variance was measured around the running mean: measure it around "
-            "this batch's own mean",
+            _(
+                "the batch variance was measured around the running mean: measure it around "
+                "this batch's own mean"
+            ),
             about_running_mean,
-            "z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself",
+            _("z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself"),
         ),
         Mistake(
-            "the batch variance was measured around the just-updated running mean: measure "
-            "it around this batch's own mean",
+            _(
+                "the batch variance was measured around the just-updated running mean: measure "
+                "it around this batch's own mean"
+            ),
             about_new_running_mean,
-            "z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself",
+            _("z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself"),
         ),
         Mistake(
-            "the new value's weight 1 − β is missing: the two weights must add up to 1, or "
-            "the running values grow from batch to batch",
+            _(
+                "the new value's weight 1 − β is missing: the two weights must add up to 1, or "
+                "the running values grow from batch to batch"
+            ),
             no_one_minus_beta,
             ewa,
         ),
         Mistake(
-            "the beta argument was ignored: the function must use the β it is given (0.9 "
-            "only when none is passed)",
+            _(
+                "the beta argument was ignored: the function must use the β it is given (0.9 "
+                "only when none is passed)"
+            ),
             beta_fixed,
-            f"use beta, not a fixed 0.9: {ewa}",
+            _f("use beta, not a fixed 0.9: {ewa}", ewa=ewa),
         ),
     ]
 
@@ -152,27 +178,29 @@ def _update_cases() -> list[Case]:
     rm, rv = rng.normal(0.0, 1.0, 4), rng.uniform(0.5, 2.0, 4)
     return [
         Case(
-            "the first update from the start values (mean 0, var 1), 6 examples × 3 units, "
-            "default beta and unbiased",
+            _(
+                "the first update from the start values (mean 0, var 1), 6 examples × 3 units, "
+                "default beta and unbiased"
+            ),
             (np.zeros(3), np.ones(3), batch(6, 3)),
         ),
         Case(
-            "running values already away from the start, beta=0.8, unbiased=True",
+            _("running values already away from the start, beta=0.8, unbiased=True"),
             (rm, rv, batch(5, 4, loc=-1.0)),
             {"beta": 0.8, "unbiased": True},
         ),
         Case(
-            "a batch of 2 examples (m/(m−1) = 2), beta=0.9, unbiased=True",
+            _("a batch of 2 examples (m/(m−1) = 2), beta=0.9, unbiased=True"),
             (rm, rv, batch(2, 4, scale=3.0)),
             {"beta": 0.9, "unbiased": True},
         ),
         Case(
-            "the Keras convention: beta=0.99, unbiased=False",
+            _("the Keras convention: beta=0.99, unbiased=False"),
             (rm, rv, batch(4, 4, loc=5.0, scale=2.0)),
             {"beta": 0.99, "unbiased": False},
         ),
         Case(
-            "beta=0 (no memory: the batch statistics themselves), unbiased=False",
+            _("beta=0 (no memory: the batch statistics themselves), unbiased=False"),
             (rm, rv, batch(3, 4)),
             {"beta": 0.0, "unbiased": False},
         ),
@@ -232,55 +260,62 @@ def _inference_mistakes() -> list[Mistake]:
     def not_centred(z, gamma, beta, rm, rv, eps=1e-5):
         return gamma * z / np.sqrt(rv + eps) + beta
 
-    formula = (
+    formula = _(
         "out = γ·x̂ + β with x̂ = (z − running_mean)/√(running_var + ε), the same for every example"
     )
     return [
         Mistake(
-            "you normalized with the mean and variance of z itself: at test time use the "
-            "running statistics passed in. With the batch's own statistics a prediction "
-            "depends on the other examples in the batch, and a single example always gives β",
+            _(
+                "you normalized with the mean and variance of z itself: at test time use the "
+                "running statistics passed in. With the batch's own statistics a prediction "
+                "depends on the other examples in the batch, and a single example always gives β"
+            ),
             batch_stats,
             formula,
         ),
         Mistake(
-            "ε is missing: the denominator must include it, as in training (a running "
-            "variance of 0 would divide by 0)",
+            _(
+                "ε is missing: the denominator must include it, as in training (a running "
+                "variance of 0 would divide by 0)"
+            ),
             no_eps,
             formula,
         ),
         Mistake(
-            "ε is outside the square root: add it to the running variance, then take the root",
+            _("ε is outside the square root: add it to the running variance, then take the root"),
             eps_outside,
-            f"√(running_var + ε), not √running_var + ε: {formula}",
+            _f("√(running_var + ε), not √running_var + ε: {formula}", formula=formula),
         ),
         Mistake(
-            "the eps argument was ignored: use the ε the function is given",
+            _("the eps argument was ignored: use the ε the function is given"),
             eps_fixed,
-            f"use eps, not a fixed 1e-5: {formula}",
+            _f("use eps, not a fixed 1e-5: {formula}", formula=formula),
         ),
         Mistake(
-            "you divided by the variance: the denominator is the standard deviation, a square root",
+            _(
+                "you divided by the variance: the denominator is the standard deviation, a "
+                "square root"
+            ),
             by_variance,
             formula,
         ),
         Mistake(
-            "running_var already holds σ² (the variance): squaring it again gives σ⁴",
+            _("running_var already holds σ² (the variance): squaring it again gives σ⁴"),
             var_as_sigma_squared,
             formula,
         ),
         Mistake(
-            "γ and β are swapped: γ scales the normalized value, β shifts it",
+            _("γ and β are swapped: γ scales the normalized value, β shifts it"),
             swapped_gamma_beta,
             formula,
         ),
         Mistake(
-            "you returned the normalized value: scale it by γ and shift it by β, as in training",
+            _("you returned the normalized value: scale it by γ and shift it by β, as in training"),
             no_scale_shift,
             formula,
         ),
         Mistake(
-            "the running mean was not subtracted: normalizing first centres each unit",
+            _("the running mean was not subtracted: normalizing first centres each unit"),
             not_centred,
             formula,
         ),
@@ -297,20 +332,20 @@ def _inference_cases() -> list[Case]:
     g2, b2 = params(2)
     return [
         Case(
-            "4 examples × 3 units, running statistics unlike the batch's, default eps",
+            _("4 examples × 3 units, running statistics unlike the batch's, default eps"),
             (rng.normal(1.0, 2.0, (4, 3)), g3, b3, rng.normal(0.0, 0.5, 3), rng.uniform(0.5, 3, 3)),
         ),
         Case(
-            "a single example (m = 1), default eps",
+            _("a single example (m = 1), default eps"),
             (rng.normal(1.0, 2.0, (1, 3)), g3, b3, rng.normal(0.0, 0.5, 3), rng.uniform(0.5, 3, 3)),
         ),
         Case(
-            "eps=0.1 with small running variances",
+            _("eps=0.1 with small running variances"),
             (rng.normal(0.0, 1.0, (5, 2)), g2, b2, rng.normal(0.0, 0.5, 2), np.array([0.02, 0.3])),
             {"eps": 0.1},
         ),
         Case(
-            "6 examples × 2 units, a running variance of 0 (a unit that never varied)",
+            _("6 examples × 2 units, a running variance of 0 (a unit that never varied)"),
             (rng.normal(0.0, 1.0, (6, 2)), g2, b2, np.array([0.5, -0.5]), np.array([0.0, 4.0])),
             {"eps": 1e-3},
         ),
