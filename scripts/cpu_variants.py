@@ -6,8 +6,10 @@
     python scripts/cpu_variants.py -- notebooks/04_batch_norm_in_a_network.ipynb
     python scripts/cpu_variants.py -- notebooks/zh_CN     # the Chinese edition only
 
-Without arguments it runs everything under ``notebooks/``: the English lessons and the
-Chinese edition's (``notebooks/zh_CN/``, the same code with Chinese text).
+Without arguments it runs the English lessons. The Chinese edition (``notebooks/zh_CN/``)
+runs the same code cells on the same data and prints the same numbers through translated
+templates; ``make test`` checks it on this CPU, and the line above runs it here too
+(measured under load: 305-467 s per variant, so CI leaves it out).
 
 Learners' laptops, JupyterHub servers and Binder compute the lessons with other
 floating-point kernels than the machine that stored the outputs: the BLAS kernel that
