@@ -12,10 +12,10 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test test-cpus lint format outputs sync assets student lab-student slides html bench clean
+.PHONY: help lab test test-cpus lint format outputs sync assets student lab-student slides slides-pdf html bench clean
 
 help:
-	@echo "make lab | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | html | bench | clean"
+	@echo "make lab | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | slides-pdf [STUDENT=1] | html [STUDENT=1] | bench | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -63,11 +63,19 @@ student: $(STAMP)
 lab-student: student
 	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
 
-slides: $(STAMP)
-	$(BIN)/python scripts/build_site.py slides
+# Slides (build/slides/), their PDFs (build/slides-pdf/) and the course site (build/html/),
+# from the stored notebooks; STUDENT=1: from the exercise versions, into build/student/.
+SITE_ARGS := $(if $(STUDENT),--student)
+SITE_DEPS := $(STAMP) $(if $(STUDENT),student)
 
-html: $(STAMP)
-	$(BIN)/python scripts/build_site.py html
+slides: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py slides $(SITE_ARGS)
+
+slides-pdf: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py pdf $(SITE_ARGS)
+
+html: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py html $(SITE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

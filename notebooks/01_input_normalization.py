@@ -36,7 +36,7 @@
 # a statistic "per feature" is a statistic per column, `axis=0`. The formulas
 # are the same; only the axis changes.
 
-# %%
+# %% tags=["imports"]
 import warnings
 
 import matplotlib.pyplot as plt
@@ -425,7 +425,7 @@ checks.check_normalize(normalize)
 #
 # **Next**, lesson 02: *why* this speeds training up, from the shape of the cost function.
 
-# %% [markdown] slideshow={"slide_type": "skip"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["graded-checks"]
 # ## Graded checks
 #
 # For the instructor's autograder (nbgrader). Each cell re-runs the checker and

@@ -31,7 +31,7 @@
 #
 # About 40 minutes. Run the cells in order (*Run > Run All Cells* works too).
 
-# %%
+# %% tags=["imports"]
 import time
 
 import matplotlib.pyplot as plt
@@ -531,7 +531,7 @@ print(f"timing: median update {1e3 * np.median(timings):.0f} ms")
 #
 # **Next**, lesson 03: the same idea inside the network, Batch Normalization.
 
-# %% [markdown] slideshow={"slide_type": "skip"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["graded-checks"]
 # ## Graded checks
 #
 # For the instructor's autograder (nbgrader). Each cell re-runs the checker and

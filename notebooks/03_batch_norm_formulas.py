@@ -31,7 +31,7 @@
 # Everything runs on the tested functions of `course_lib`; you write your own
 # forward and backward pass in two graded exercises.
 
-# %%
+# %% tags=["imports"]
 import timeit
 
 import matplotlib.pyplot as plt
@@ -621,7 +621,7 @@ for eps_ in (1e-1, 1e-3, 1e-5):
 # [arXiv:1502.03167](https://arxiv.org/abs/1502.03167). J. L. Ba, J. R. Kiros and
 # G. E. Hinton, *Layer Normalization*, 2016, [arXiv:1607.06450](https://arxiv.org/abs/1607.06450).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells grade the two exercises (nbgrader); they run the same checkers as above

@@ -34,7 +34,7 @@
 #
 # Every experiment is a call into `course_lib.experiments`; the network is `course_lib.network.MLP`.
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -577,7 +577,7 @@ checks.check_bn_layer_forward(bn_layer_forward)
 # D. P. Kingma and J. Ba, *Adam: A Method for Stochastic Optimization*, ICLR 2015,
 # [arXiv:1412.6980](https://arxiv.org/abs/1412.6980).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # This cell grades the exercise (nbgrader): the checker above, plus hidden tests on other layers.

@@ -34,7 +34,7 @@
 # 5. recognize the training and inference mode mistakes and know what each one costs;
 # 6. write `update_running_stats` and `batchnorm_inference` yourself (graded).
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -639,7 +639,7 @@ for b, m_ in models.items():
 #   `torch.optim.swa_utils.update_bn`; Keras 3 documentation, `keras.layers.BatchNormalization`
 #   (moving statistics update rule).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells grade the two exercises (nbgrader). Each runs the checker again and then
