@@ -8,6 +8,7 @@ not use yet: going-deeper sections, figures with alt text, notes with math.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import tarfile
@@ -445,6 +446,20 @@ def test_student_site_has_no_solutions(tmp_path):
     assert (page.parent / "_sources" / f"{lesson.notebook}.ipynb").read_bytes() == (
         released.read_bytes()
     )
+
+
+def test_markdown_images_are_embedded(tmp_path):
+    (tmp_path / "assets").mkdir()
+    png = b"\x89PNG\r\n\x1a\n fixture"
+    (tmp_path / "assets" / "a.png").write_bytes(png)
+    source = (
+        '![a figure](assets/a.png "title") <img src="assets/a.png" alt="x"> '
+        "![remote](https://example.org/b.png) ![missing](assets/none.png)"
+    )
+    out = build_site.embed_images(source, tmp_path)
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    assert f'![a figure]({uri} "title")' in out and f'<img src="{uri}" alt="x">' in out
+    assert "(https://example.org/b.png)" in out and "(assets/none.png)" in out
 
 
 def test_a_tampered_download_is_refused(tmp_path):

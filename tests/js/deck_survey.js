@@ -1,4 +1,4 @@
-// Walk a reveal.js deck slide by slide and fragment by fragment, at the deck's own size,
+// Walk a reveal.js deck slide by slide and fragment by fragment, at the window's size,
 // and report what a lecturer would see (tests/test_browser.py). Returns one record per
 // slide: its indices, content size, fragments below the bottom edge, code lines broken
 // inside a word, the smallest code font and figure text in screen pixels, and its words.
@@ -42,19 +42,30 @@
   for (const slide of Reveal.getSlides()) {
     const at = Reveal.getIndices(slide);
     const frags = [...slide.querySelectorAll(".fragment")];
-    const steps = new Set(frags.map((f) => Number(f.getAttribute("data-fragment-index"))));
-    Reveal.slide(at.h, at.v, steps.size ? Math.max(...steps) : undefined);
-    const scale = Reveal.getScale();
-    const top = box.getBoundingClientRect().top;
+    const steps = [...new Set(frags.map((f) => Number(f.getAttribute("data-fragment-index"))))]
+      .sort((a, b) => a - b);
     const record = {
-      h: at.h, v: at.v, scale,
+      h: at.h, v: at.v, scale: 1, fragments: steps.length,
       title: (slide.querySelector("h1, h2, h3, h4") || {}).textContent || "",
-      height: slide.scrollHeight, width: slide.scrollWidth, W, H,
-      lostFragments: frags.filter((f) => (f.getBoundingClientRect().bottom - top) / scale > H + 1)
-        .map((f) => f.textContent.trim().slice(0, 60)),
+      height: 0, width: 0, W, H, lostFragments: [],
       codeFontPx: null, midWordBreaks: [], figures: [], words: words(slide),
       notes: slide.querySelectorAll("aside.notes").length,
     };
+    // every step: the slide alone, then each fragment shown in turn
+    for (const f of [-1, ...steps]) {
+      Reveal.slide(at.h, at.v, f);
+      const scale = Reveal.getScale();
+      const top = box.getBoundingClientRect().top;
+      record.scale = scale;
+      record.height = Math.max(record.height, slide.scrollHeight);
+      record.width = Math.max(record.width, slide.scrollWidth);
+      for (const frag of slide.querySelectorAll(".fragment.visible")) {
+        const text = frag.textContent.trim().slice(0, 60);
+        const bottom = (frag.getBoundingClientRect().bottom - top) / scale;
+        if (bottom > H + 1 && !record.lostFragments.includes(text)) record.lostFragments.push(text);
+      }
+    }
+    const scale = record.scale;
     for (const pre of slide.querySelectorAll(".jp-InputArea pre, .jp-OutputArea pre")) {
       const px = parseFloat(getComputedStyle(pre).fontSize) * scale;
       record.codeFontPx = record.codeFontPx === null ? px : Math.min(record.codeFontPx, px);
