@@ -24,7 +24,7 @@ myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
 suppress_warnings = ["myst.header", "mystnb.unknown_mime_type"]
 
-exclude_patterns = ["_build", "**.ipynb_checkpoints"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "_course_static"]  # (static files)
 source_suffix = {".md": "myst-nb", ".ipynb": "myst-nb"}
 master_doc = "index"
 language = "en"
