@@ -181,6 +181,9 @@ def draw(widget: str, spec, folder: str, key: dict) -> dict:
     (tmp / "frames.json").write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)
+    for old in target.parent.glob(f"{target.name.rsplit('-', 1)[0]}-*"):
+        if old != target and not old.name.endswith(".tmp"):  # the widget's stale sets
+            shutil.rmtree(old, ignore_errors=True)
     return manifest
 
 
