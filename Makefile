@@ -1,5 +1,5 @@
 # One entry point. On a fresh machine with Python 3.11 and make:
-#   make lab    set up .venv if needed, open JupyterLab on the course
+#   make lab    set up .venv if needed, open JupyterLab on the exercise versions
 #   make test   set up .venv if needed, run lint + the whole test suite
 # Everything else is for the people who change or teach the course.
 
@@ -12,10 +12,17 @@ LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI often are root.
 ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: help lab test test-cpus lint format outputs sync assets student lab-student slides slides-pdf html bench clean
+# PyTorch for lesson 07 (optional), CPU build. The exact "+cpu" version can only be the CPU
+# wheel: pip never falls back to a multi-GB CUDA build. A wheel in the machine's pip
+# configuration (find-links) is used first; else PyTorch's CPU index. macOS: the default
+# wheel (it has no CUDA).
+TORCH_VERSION := 2.13.0
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+
+.PHONY: help lab lab-worked test test-cpus lint format outputs sync assets student lab-student slides slides-pdf html bench classroom grade clean torch
 
 help:
-	@echo "make lab | test | test-cpus | outputs [NB=03] | assets | student | lab-student | slides | slides-pdf [STUDENT=1] | html [STUDENT=1] | bench | clean"
+	@echo "make lab | lab-worked | test | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | slides-pdf [STUDENT=1] | html [STUDENT=1] | bench | classroom | grade A=03_... COURSE=dir | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -24,8 +31,25 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
-lab: $(STAMP)
-	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS)
+# Learners start in the exercise versions (release/, solutions out); a notebook
+# edited there is kept. The worked versions are one deliberate step away: lab-worked.
+lab: student
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
+
+# The worked (instructor) versions, solutions and outputs in: for lecturers, for
+# instructors, and for learners who want to compare after trying.
+lab-worked: $(STAMP)
+	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=notebooks
+
+# Lesson 07 and the PyTorch oracle tests need it; without it `make test` skips them and says so.
+torch: $(STAMP)
+ifeq ($(shell uname -s),Darwin)
+	$(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)"
+else
+	$(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)+cpu" \
+	  || $(BIN)/python -m pip install --disable-pip-version-check "torch==$(TORCH_VERSION)+cpu" \
+	       --extra-index-url $(TORCH_CPU_INDEX)
+endif
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
@@ -49,7 +73,7 @@ outputs: $(STAMP)
 
 # Bring .py sources and .ipynb notebooks in step after editing either one.
 sync: $(STAMP)
-	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb  # sources in notebooks/src/
 
 assets: $(STAMP)
 	$(BIN)/python scripts/make_assets.py
@@ -59,9 +83,8 @@ assets: $(STAMP)
 student: $(STAMP)
 	$(BIN)/python scripts/release.py
 
-# JupyterLab on the exercise versions.
-lab-student: student
-	$(BIN)/jupyter lab $(ROOT_ARG) $(LAB_ARGS) --ServerApp.root_dir=release
+# The same as lab (kept for old instructions).
+lab-student: lab
 
 # Slides (build/slides/), their PDFs (build/slides-pdf/) and the course site (build/html/),
 # from the stored notebooks; STUDENT=1: from the exercise versions, into build/student/.
@@ -79,6 +102,20 @@ html: $(SITE_DEPS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py
+
+# A real class JupyterHub on this machine, taken through a lesson cycle and attacked
+# (scripts/classroom.py). Needs root: it makes Unix accounts; it removes everything
+# it made at the end, also after a failure or Ctrl-C. A few minutes.
+classroom: $(STAMP)
+	$(BIN)/python scripts/classroom.py
+
+# Autograde lesson A for every student of the course directory COURSE, in parallel
+# (WORKERS at a time, default: the cores); resumes where an interrupted run stopped.
+A ?=
+COURSE ?= .
+WORKERS ?=
+grade: $(STAMP)
+	$(BIN)/python scripts/grade_class.py $(A) --course-dir $(COURSE) $(if $(WORKERS),--workers $(WORKERS))
 
 clean:
 	rm -rf build  # release/ holds learners' work: delete it by hand

@@ -98,3 +98,27 @@ def check_positive(value: float, name: str) -> float:
     if not np.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return v
+
+
+def as_feature_maps(x: object, name: str) -> np.ndarray:
+    """Return ``x`` as a finite 4-D float array of shape (N, C, H, W), none of them 0.
+
+    N examples, C channels (feature maps), H x W positions: the layout of a
+    convolutional layer's output in PyTorch ("NCHW"). Float32 stays float32;
+    integers and everything else become float64. The result may share memory with
+    ``x``: callers must not write into it.
+    """
+    arr = real_array(x, name)
+    if arr.ndim != 4:
+        raise ValueError(
+            f"{name} must be 4-D with shape (N examples, C channels, H, W), got ndim={arr.ndim} "
+            f"(shape {arr.shape})"
+        )
+    if 0 in arr.shape:
+        raise ValueError(f"{name} is empty (shape {arr.shape}): every dimension must be >= 1")
+    if arr.dtype not in (np.float32, np.float64):
+        arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
+    return arr

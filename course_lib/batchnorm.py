@@ -23,19 +23,19 @@ from ._validation import as_matrix, as_vector, check_beta, check_positive
 class BatchNormCache(NamedTuple):
     """What the backward pass needs from the forward pass (no copy of z is kept).
 
-    Every array has the dtype of z (float32 stays float32).
+    Every array has the dtype of z (float32 stays float32). z - mu is not stored:
+    it is x_hat / inv_std, which the staged backward recomputes.
     """
 
     x_hat: np.ndarray  # (m, n) normalized input
-    z_centered: np.ndarray  # (m, n) z - mu
     var: np.ndarray  # (n,) biased batch variance
     inv_std: np.ndarray  # (n,) 1 / sqrt(var + eps)
     gamma: np.ndarray  # (n,)
     eps: float
 
 
-def _training_batch(z: object, name: str = "z") -> np.ndarray:
-    z = as_matrix(z, name)
+def _training_batch(z: object, name: str = "z", check_finite: bool = True) -> np.ndarray:
+    z = as_matrix(z, name, check_finite=check_finite)
     if z.shape[0] < 2:
         raise ValueError(
             f"{name} has 1 example: Batch Norm in training mode needs a mini-batch of at "
@@ -54,21 +54,25 @@ def batchnorm_forward(
     Returns out (m, n) = gamma * x_hat + beta, and the cache for the backward pass.
     The output has the dtype of z (float32 or float64); z is not modified.
     """
-    z = _training_batch(z)
+    from ._bn_kernel import batch_statistics, normalize_scale_shift  # numba, on first use
+
+    # Finiteness is checked on the batch mean below: that saves a pass over z.
+    z = np.ascontiguousarray(_training_batch(z, check_finite=False))
     n = z.shape[1]
     gamma = as_vector(gamma, "gamma", n, dtype=z.dtype)
     beta = as_vector(beta, "beta", n, dtype=z.dtype)
     eps = check_positive(eps, "eps")
-    m = z.shape[0]
-    mu = z.mean(axis=0)
-    z_centered = z - mu
-    # 1/m: the batch's own (biased) variance; einsum sums the squares without a temporary
-    var = np.einsum("ij,ij->j", z_centered, z_centered) / m
-    inv_std = 1.0 / np.sqrt(var + z.dtype.type(eps))  # eps inside the root: finite for var = 0
-    x_hat = z_centered * inv_std
-    out = x_hat * gamma
-    out += beta  # in place on our own new array: one (m, n) allocation less
-    return out, BatchNormCache(x_hat, z_centered, var, inv_std, gamma, eps)
+    mu, var = batch_statistics(z)  # float64; var is the batch's own (biased, 1/m) variance
+    if not np.all(np.isfinite(mu)):
+        as_matrix(z, "z")  # a NaN or inf in z reaches its column's mean: name the count
+    inv_std = 1.0 / np.sqrt(var + eps)  # eps inside the root: finite for var = 0
+    x_hat = np.empty_like(z)
+    out = np.empty_like(z)
+    # One compiled pass writes both: numpy would make four passes and a temporary.
+    normalize_scale_shift(z, mu, inv_std, gamma, beta, x_hat, out)
+    dtype = z.dtype
+    cache = BatchNormCache(x_hat, var.astype(dtype), inv_std.astype(dtype), gamma, eps)
+    return out, cache
 
 
 def batchnorm_backward(
@@ -147,10 +151,11 @@ def batchnorm_backward_staged(
     receives the sum of their gradients.
     """
     cache = _as_cache(cache)
-    x_hat, d, var, r, gamma, eps = cache
+    x_hat, var, r, gamma, eps = cache
     dout = _upstream(dout, x_hat)
     m = x_hat.shape[0]
     s = np.sqrt(var + eps)  # node (5), recomputed: (n,), cheap
+    d = x_hat * s  # node (2), z - mu, recomputed from x_hat = d * r
     # (8) out = gamma * x_hat + beta
     dbeta = dout.sum(axis=0)
     _check_upstream_finite(dout, dbeta)
@@ -214,7 +219,7 @@ def update_running_stats(
 
     running_mean, running_var: (n,) current estimates (start at 0 and 1).
     z: (m, n) this mini-batch's pre-activations, m >= 2.
-    beta: weight of the OLD value, in [0, 1) (the notes' beta; PyTorch's
+    beta: weight of the OLD value, in [0, 1) (this course's beta; PyTorch's
     momentum = 1 - beta, Keras's momentum = beta).
     unbiased: store m/(m-1) times the batch variance (the paper, PyTorch) or the
     biased batch variance (Keras 3).

@@ -27,9 +27,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from matplotlib.transforms import Bbox
 
 from ._validation import as_matrix, as_vector, check_positive
-from ._widgets import explorer_box, figure_png
+from ._widgets import Blitter, explorer_box
 from .descent import (
     SpeedupTable,
     compare_iterations,
@@ -210,7 +211,7 @@ def plot_raw_vs_normalized(
         gap = (costs[-1] - cost.j_min) / (cost.j0 - cost.j_min)
         gap_text = f"{gap:.1e}" if gap > 1e-13 else "0 (round-off)"
         ax.set_title(
-            f"{name}: κ = {_fmt(cost.kappa)}, 2/λmax = {_fmt(cost.lr_bound)}, lr = {_fmt(lr)}\n"
+            f"{name}: κ(S) = {_fmt(cost.kappa)}, lr = {_fmt(lr)}\n"
             f"after {len(path) - 1} steps: (J − Jmin)/(J0 − Jmin) = {gap_text}",
             fontsize=9.5,
         )
@@ -246,7 +247,7 @@ def plot_convergence(
         gap = (path.cost - j_min) / (path.cost[0] - j_min)
         its = iterations_to_tolerance(path.cost, j_min, 1e-6)
         reached = f"{its} steps" if its is not None else f"> {steps} steps"
-        label = f"{name}: κ = {_fmt(condition_number(H))}, lr = {how}: 1e-6 after {reached}"
+        label = f"{name}: κ(H) = {_fmt(condition_number(H))}, lr = {how}: 1e-6 after {reached}"
         ax.semilogy(np.maximum(gap, 1e-16), color=color, label=label)
     ax.axhline(1e-6, color="0.6", lw=0.8, ls="--")
     ax.set_ylim(1e-12, 2)
@@ -298,27 +299,36 @@ class _ExplorerView:
         right.set_xlabel("step", labelpad=1)
         right.set_title("(J − Jmin) / (J0 − Jmin) per step", fontsize=10, y=1.01)
 
-    def update(self, scale: float, lr_factor: float, steps: int) -> dict:
+    def draw_contours(self, scale: float) -> None:
+        """The contour lines of the cost for x1 scaled by ``scale`` (replacing any)."""
+        cost = self.base.rescaled((scale, 1.0))
+        x0, x1, y0, y1 = cost.frame(self.aspect)
+        g1, g2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
+        if self.contours is not None:
+            self.contours.remove()
+        self.contours = self.ax.contour(
+            g1, g2, cost(g1, g2), levels=cost.levels(), cmap=CONTOUR_CMAP, linewidths=1.0
+        )
+
+    def update(self, scale: float, lr_factor: float, steps: int, contours: bool = True) -> dict:
+        """Set every artist for these slider values; the contour lines only if
+        ``contours`` (the live widget keeps them as pixels). Returns the numbers."""
         cost = self.base.rescaled((scale, 1.0))
         lr = lr_factor * cost.lr_bound
         path, costs = cost.descend(lr, steps)
         ax = self.ax
         x0, x1, y0, y1 = cost.frame(self.aspect)
-        g1, g2 = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))
-        if self.contours is not None:
-            self.contours.remove()
-        self.contours = ax.contour(
-            g1, g2, cost(g1, g2), levels=cost.levels(), cmap=CONTOUR_CMAP, linewidths=1.0
-        )
+        if contours:
+            self.draw_contours(scale)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         self.path.set_data(path[:, 0], path[:, 1])
         self.start.set_data([path[0, 0]], [path[0, 1]])
         self.star.set_data([cost.w_star[0]], [cost.w_star[1]])
-        self.title.set_text(f"x₁ scaled by {scale:g}: κ = {cost.kappa:.3g}")
+        self.title.set_text(f"x₁ scaled by {scale:g}: κ(S) = {cost.kappa:.3g}")
         gap = (costs - cost.j_min) / (cost.j0 - cost.j_min)
         self.curve.set_data(np.arange(len(gap)), np.maximum(gap, 1e-300))
-        self.ax_cost.set_xlim(0, max(steps, 1))
+        self.ax_cost.set_xlim(0, step_axis(steps))  # the live widget's axis too
         e0 = -cost.w_star  # the start w = 0 minus the optimum
         return {
             "kappa": cost.kappa,
@@ -355,7 +365,7 @@ def _explorer_html(info: dict) -> str:
         state = "converges"
     return (
         '<div style="font-family:monospace;font-size:12px;line-height:1.5">'
-        f"condition number κ = λmax/λmin = {info['kappa']:.4g}<br>"
+        f"condition number κ(S) = λmax/λmin = {info['kappa']:.4g}<br>"
         f"stable bound 2/λmax = {info['lr_bound']:.4g}<br>"
         f"learning rate lr = {info['lr']:.4g}: {state}<br>"
         f"best fixed lr = {info['lr_optimal_factor']:.3f} × bound<br>"
@@ -377,6 +387,44 @@ def explorer_figure(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40)
     return fig
 
 
+# The x axis of the widget's cost panel runs from 0 to the first of these >= steps, so
+# that it changes only now and then (the panel's ticks are then redrawn).
+STEP_AXES = (5, 10, 20, 30, 50, 75, 100, 150)
+
+
+def step_axis(steps: int) -> int:
+    """The right end of the widget's step axis for a run of ``steps`` steps."""
+    return next((s for s in STEP_AXES if s >= steps), int(steps))
+
+
+class _LiveExplorer:
+    """The widget's drawing: an _ExplorerView whose contours, ticks and titles are kept
+    as pixels per scale (left half) and per step axis (right half); a slider move
+    redraws only the path and the cost curve (``Blitter``). All 7 scales and every
+    step axis are drawn once when the widget is built, so no slider move waits for a
+    full drawing."""
+
+    def __init__(self, fig: Figure, base: ProfileCost) -> None:
+        self.view = _ExplorerView(fig, base)
+        v = self.view
+        self.moving = [v.path, v.start, v.curve]
+        for artist in self.moving:
+            artist.set_animated(True)
+        w, h = fig.bbox.width, fig.bbox.height
+        middle = 0.5 * (0.435 + 0.56) * w  # between the two panels and their labels
+        self.blitter = Blitter(
+            fig, {"left": Bbox([[0, 0], [middle, h]]), "right": Bbox([[middle, 0], [w, h]])}
+        )
+        for k in range(max(len(SCALES), len(STEP_AXES))):
+            self.png(SCALES[k % len(SCALES)], 0.9, STEP_AXES[k % len(STEP_AXES)])
+
+    def png(self, scale: float, lr_factor: float, steps: int) -> tuple[bytes, dict]:
+        v = self.view
+        state = v.update(scale, lr_factor, steps, contours=False)
+        keys = {"left": scale, "right": step_axis(steps)}
+        return self.blitter.png(keys, self.moving, lambda: v.draw_contours(scale)), state
+
+
 def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40):
     """Live widget: sliders for the scale of feature x1, the learning rate (as a
     fraction of the stable bound 2/lambda_max, log-spaced) and the number of steps;
@@ -389,8 +437,7 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
     import ipywidgets as widgets
 
     # No pyplot: the figure is drawn to PNG bytes for an Image widget and reused.
-    fig = Figure(figsize=(8.4, 3.9), dpi=72)
-    view = _ExplorerView(fig, _explorer_base())
+    live = _LiveExplorer(Figure(figsize=(8.4, 3.9), dpi=72), _explorer_base())
     image = widgets.Image(format="png", layout=widgets.Layout(width="605px"))
     info = widgets.HTML()
     style = {"description_width": "115px"}
@@ -424,11 +471,13 @@ def contour_explorer(scale: float = 5.0, lr_factor: float = 0.9, steps: int = 40
     }
 
     def redraw(_change=None) -> None:
-        state = view.update(sliders["scale"].value, sliders["lr"].value, sliders["steps"].value)
-        image.value = figure_png(fig)
+        png, state = live.png(sliders["scale"].value, sliders["lr"].value, sliders["steps"].value)
+        image.value = png
         info.value = _explorer_html(state)
 
-    return explorer_box(sliders, info, image, redraw)
+    box = explorer_box(sliders, info, image, redraw)
+    box.view = live  # for the tests: the drawing
+    return box
 
 
 def _closest(options: tuple[float, ...], value: float) -> float:

@@ -6,14 +6,23 @@ here as "module:function"; ``frames`` says how its static copy for the site and 
 slides is drawn (``static_widgets.FrameSpec``: which two sliders interact, how many
 stops per slider, one sentence saying what the picture shows). A new lesson gets its
 static widget by registering its widget the same way.
+
+A lesson may need an optional package (lesson 07: PyTorch). Where it is missing, what
+runs the lesson (nbval, the re-run and autograde tests, the browser tests, the
+benchmarks) skips it with ``skip_reason``, one line that says why and how to install
+it; what only reads the stored notebook (the release, slides and site) keeps it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 
 from .static_widgets import FrameSpec
+
+# Optional packages a lesson may require: import name -> (what it is, how to install it).
+OPTIONAL = {"torch": ("PyTorch", "`make torch` installs its CPU build (see the README)")}
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,23 @@ class Lesson:
     notebook: str  # file name in notebooks/, without extension
     widget: str  # "module:function" returning the lesson's ipywidgets explorer
     frames: FrameSpec = field(default_factory=FrameSpec)  # its static copy
+    requires: tuple[str, ...] = ()  # optional packages (import names) it needs
+
+    def missing(self) -> tuple[str, ...]:
+        """The optional packages this lesson needs that cannot be imported here."""
+        return tuple(m for m in self.requires if importlib.util.find_spec(m) is None)
+
+    def skip_reason(self) -> str | None:
+        """None when the lesson can run here; else one line: why not, and the remedy."""
+        missing = self.missing()
+        if not missing:
+            return None
+        names = " and ".join(OPTIONAL.get(m, (m, ""))[0] for m in missing)
+        remedies = "".join(f"; {OPTIONAL[m][1]}" for m in missing if m in OPTIONAL)
+        return (
+            f"lesson {self.number} ({self.title}) skipped: it needs {names}, which is not "
+            f"installed{remedies}"
+        )
 
     def make_widget(self):
         """Build the lesson's live widget (sliders + an Image/HTML that they redraw)."""
@@ -87,4 +113,32 @@ LESSONS = (
             "steps, with and without bias correction, against the population values.",
         ),
     ),
+    Lesson(
+        "06",
+        "Normalization beyond the MLP",
+        "06_normalization_beyond_mlp",
+        "course_lib.norm_plots:normalization_explorer",
+    ),
+    Lesson(
+        "07",
+        "Batch Norm in PyTorch",
+        "07_batch_norm_in_pytorch",
+        "course_lib.pytorch_bn:mode_explorer",
+        requires=("torch",),
+    ),
 )
+
+
+def by_notebook(name: str) -> Lesson | None:
+    """The lesson whose notebook is ``name`` (file name or stem, e.g. "07_batch_norm_in_pytorch"
+    or a path ending in it), or None."""
+    stem = (
+        str(name).replace("\\", "/").rsplit("/", 1)[-1].removesuffix(".ipynb").removesuffix(".py")
+    )
+    return next((lesson for lesson in LESSONS if lesson.notebook == stem), None)
+
+
+def skip_reason(name: str) -> str | None:
+    """Why the lesson of notebook ``name`` cannot run here (one line), or None."""
+    lesson = by_notebook(name)
+    return lesson.skip_reason() if lesson else None

@@ -29,6 +29,7 @@ instead; the tests check that both give the same numbers.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -105,6 +106,147 @@ def bn_layer_forward(
     z = A_prev @ W
     z_tilde, _ = bn.batchnorm_forward(z, gamma, beta, eps)
     return sigmoid(z_tilde)
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities, row by row: (m, k) logits -> (m, k), each row summing to 1.
+
+    Computed as e^(logits - row max) / sum, so that large logits do not overflow.
+    """
+    logits = as_matrix(logits, "logits")
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+# ------------------------------------------------------------------ the training step (exercise)
+def _n_layers(params: Mapping[str, np.ndarray]) -> int:
+    """L, the number of weight matrices W1 .. WL in a parameter dict (checked)."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"params must be a dict of arrays, got {type(params).__name__}")
+    L = 0
+    while f"W{L + 1}" in params:
+        L += 1
+    if L < 2:
+        raise ValueError("params must hold W1, W2, ...: at least one hidden layer and the output")
+    expected = {f"W{l}" for l in range(1, L + 1)} | {f"b{L}"}
+    expected |= {f"{k}{l}" for l in range(1, L) for k in ("gamma", "beta")}
+    if set(params) != expected:
+        missing, extra = sorted(expected - set(params)), sorted(set(params) - expected)
+        raise ValueError(
+            f"params must hold exactly {sorted(expected)}; missing {missing}, unexpected {extra}"
+            + (" (hidden layers have no bias b[l] with Batch Norm)" if extra else "")
+        )
+    return L
+
+
+def bn_network(
+    sizes: Sequence[int], seed: int = 0, init_scale: float = 1.0
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The parameters and running statistics of a sigmoid network with Batch Norm in
+    every hidden layer, as two dicts (the form ``bn_train_step`` works on).
+
+    sizes: (n[0], ..., n[L]). Returns (params, running): params "W1" .. "WL" (the same
+    initial weights as ``MLP(sizes, batchnorm=True, seed=seed)``), "gamma1".. (ones),
+    "beta1".. (zeros), "bL" (zeros); running "mean1".. (zeros), "var1".. (ones).
+    """
+    model = MLP(sizes, activation="sigmoid", batchnorm=True, seed=seed, init_scale=init_scale)
+    params = {name: p.copy() for name, p in model.params.items()}
+    running = {}
+    for l in range(1, model.n_hidden + 1):
+        running[f"mean{l}"] = model.running_mean[l - 1].copy()
+        running[f"var{l}"] = model.running_var[l - 1].copy()
+    return params, running
+
+
+def bn_train_step(
+    params: Mapping[str, np.ndarray],
+    running: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    eps: float = 1e-5,
+    running_beta: float = 0.9,
+) -> tuple[float, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """One step of mini-batch gradient descent for a sigmoid network with Batch Norm in
+    every hidden layer and a softmax output (the graded exercise's reference).
+
+    params: "W1" .. "WL" (W[l]: (n[l-1], n[l])), "gamma1", "beta1", .. (n[l],) for the
+        hidden layers l < L (no hidden bias), "bL" (n[L],) for the output layer.
+    running: "mean1", "var1", .. (n[l],): running averages of each BN input z[l].
+    X: (m, n[0]) a mini-batch, m >= 2; y: (m,) class labels in 0 .. n[L]-1.
+    lr: learning rate; eps: Batch Norm's epsilon; running_beta: the weight of the old
+        value in the running averages (the notes' beta).
+
+    Training mode: each hidden layer normalizes z[l] = a[l-1] W[l] with the batch's mean
+    and (1/m) variance, then z~ = gamma * x_hat + beta, a[l] = sigmoid(z~). The loss is the
+    mean cross-entropy of softmax(a[L-1] W[L] + b[L]). Backpropagation goes through the
+    batch statistics (``batchnorm.batchnorm_backward``). Returns (loss, new_params,
+    new_running): the loss before the update; every parameter p - lr * dL/dp; every
+    running average running_beta * old + (1 - running_beta) * this batch's statistic
+    (the mean of z[l] and its unbiased variance, m/(m-1) times the batch's). The inputs
+    are not modified.
+    """
+    L = _n_layers(params)
+    X = as_matrix(X, "X", min_rows=2)
+    m = X.shape[0]
+    y = np.asarray(y)
+    if y.shape != (m,) or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold {m} integer labels, shape ({m},), got {y.shape} {y.dtype}")
+    lr = check_positive(lr, "lr")
+    a, caches, new_running = X, [], {}
+    for l in range(1, L):
+        z = a @ params[f"W{l}"]
+        z_tilde, bn_cache = bn.batchnorm_forward(z, params[f"gamma{l}"], params[f"beta{l}"], eps)
+        new_running[f"mean{l}"], new_running[f"var{l}"] = bn.update_running_stats(
+            running[f"mean{l}"], running[f"var{l}"], z, beta=running_beta
+        )
+        a_next = sigmoid(z_tilde)
+        caches.append((a, bn_cache, a_next))
+        a = a_next
+    logits = a @ params[f"W{L}"] + params[f"b{L}"]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    rows = np.arange(m)
+    loss = float(-log_p[rows, y].mean())
+    dlogits = np.exp(log_p)
+    dlogits[rows, y] -= 1.0
+    dlogits /= m  # the loss is a mean over the batch
+    grads = {f"W{L}": a.T @ dlogits, f"b{L}": dlogits.sum(axis=0)}
+    da = dlogits @ params[f"W{L}"].T
+    for l in range(L - 1, 0, -1):
+        a_prev, bn_cache, a_l = caches[l - 1]
+        dz_tilde = da * a_l * (1.0 - a_l)  # sigmoid' = sigmoid (1 - sigmoid)
+        dz, grads[f"gamma{l}"], grads[f"beta{l}"] = bn.batchnorm_backward(dz_tilde, bn_cache)
+        grads[f"W{l}"] = a_prev.T @ dz
+        if l > 1:
+            da = dz @ params[f"W{l}"].T  # with W[l] as it was in the forward pass
+    new_params = {name: p - lr * grads[name] for name, p in params.items()}
+    return loss, new_params, new_running
+
+
+def bn_predict(
+    params: Mapping[str, np.ndarray],
+    running: Mapping[str, np.ndarray],
+    X: np.ndarray,
+    eps: float = 1e-5,
+) -> np.ndarray:
+    """Predicted classes (m,) of the network of ``bn_train_step`` in inference mode: each
+    BN layer uses the running statistics, so every example is classified on its own."""
+    L = _n_layers(params)
+    a = as_matrix(X, "X")
+    for l in range(1, L):
+        z = a @ params[f"W{l}"]
+        a = sigmoid(
+            bn.batchnorm_inference(
+                z,
+                params[f"gamma{l}"],
+                params[f"beta{l}"],
+                running[f"mean{l}"],
+                running[f"var{l}"],
+                eps,
+            )
+        )
+    return (a @ params[f"W{L}"] + params[f"b{L}"]).argmax(axis=1)
 
 
 # ------------------------------------------------------------------ the network
@@ -577,17 +719,22 @@ class MLP:
     def _infer(self, X: np.ndarray) -> np.ndarray:
         """Logits in inference mode, 256 rows at a time (rows are independent here, and
         blocks that fit in the CPU cache run about twice as fast as one big product)."""
-        if X.shape[0] <= 2 * _CHUNK:
-            return self._forward(X, False, False, keep=False)
-        parts = [
-            self._forward(X[i : i + _CHUNK], False, False, keep=False)
-            for i in range(0, X.shape[0], _CHUNK)
-        ]
+        with one_blas_thread():
+            if X.shape[0] <= 2 * _CHUNK:
+                return self._forward(X, False, False, keep=False)
+            parts = [
+                self._forward(X[i : i + _CHUNK], False, False, keep=False)
+                for i in range(0, X.shape[0], _CHUNK)
+            ]
         return np.concatenate(parts)
 
     def _score(self, X: np.ndarray, y: np.ndarray, training: bool = False) -> tuple[float, float]:
         """(accuracy, mean cross-entropy) from one forward pass; X, y already checked."""
-        logits = self._forward(X, True, False, keep=False) if training else self._infer(X)
+        if training:
+            with one_blas_thread():
+                logits = self._forward(X, True, False, keep=False)
+        else:
+            logits = self._infer(X)
         accuracy = float(np.mean(logits.argmax(axis=1) == y))
         logits -= logits.max(axis=1, keepdims=True)
         log_s = np.log(np.exp(logits).sum(axis=1))
@@ -600,7 +747,8 @@ class MLP:
         "bn_input": what BN normalizes (the linear output z_pre = a_prev W when BN is
         "before", the activation output when "after"), and with BN "before" "z_pre"."""
         X = self._inputs(X)
-        self._forward(X, bool(training), False, keep=True)
+        with one_blas_thread():  # small products: a second thread only waits
+            self._forward(X, bool(training), False, keep=True)
         out = []
         for c in self._caches:
             values = {"z": c.z, "a": c.a if c.out is None else c.out}
@@ -780,10 +928,13 @@ class one_blas_thread:
     """
 
     _controllers: list | None = None
+    _modules_seen = 0  # len(sys.modules) when the libraries were listed
 
     def __enter__(self) -> one_blas_thread:
         libs = one_blas_thread._controllers
-        if libs is None:
+        if libs is None or len(sys.modules) != one_blas_thread._modules_seen:
+            # (again after new imports: e.g. PyTorch brings a BLAS of its own)
+            one_blas_thread._modules_seen = len(sys.modules)
             try:
                 from threadpoolctl import ThreadpoolController
 
@@ -841,8 +992,9 @@ class History:
         return float(self.train_acc[-1])
 
     def __repr__(self) -> str:
+        last = f"{self.loss[-1]:.4g}" if len(self.loss) else "-"
         return (
-            f"History({len(self.loss)} steps, final loss {self.loss[-1]:.4g}, "
+            f"History({len(self.loss)} steps, final loss {last}, "
             f"train acc {self.final_train_acc:.4f}, val acc {self.final_val_acc:.4f})"
         )
 
@@ -878,6 +1030,9 @@ def train(
     eval_every: int = 10,
     monitor: Callable[[MLP], Any] | None = None,
     progress: bool = False,
+    eval_train: bool = True,
+    stop_at: float | None = None,
+    stop_if_diverged: bool = False,
     **optimizer_kw: Any,
 ) -> History:
     """Mini-batch training of ``model`` in place; returns the ``History``.
@@ -888,6 +1043,12 @@ def train(
     steps, seed)``. Every ``eval_every`` steps (and before the first and after the
     last) the model is evaluated in inference mode on the whole training set and on
     (X_val, y_val), and ``monitor(model)`` is recorded. progress: show a tqdm bar.
+    eval_train: False evaluates the (larger) training set only after the last step
+    (train_acc, train_loss are NaN at the other evaluations).
+    stop_at: stop after the first evaluation at which the validation accuracy is at
+    least this (the history then ends there: ``steps_to`` needs nothing later).
+    stop_if_diverged: stop (after one last evaluation) when a mini-batch loss is not
+    finite: the weights hold inf or NaN then, and no later step can repair them.
     The same model, data and seed give the same history.
     """
     X = model._inputs(X)
@@ -902,6 +1063,8 @@ def train(
         raise ValueError(f"steps must be >= 1, got {steps}")
     if eval_every < 1:
         raise ValueError(f"eval_every must be >= 1, got {eval_every}")
+    if stop_at is not None and X_val is None:
+        raise ValueError("stop_at needs validation data (X_val, y_val)")
     if model.batchnorm and batch_size < 2:
         raise ValueError("batch_size must be >= 2 with Batch Norm (a batch of 1 has variance 0)")
     opt = make_optimizer(optimizer, lr, **optimizer_kw) if isinstance(optimizer, str) else optimizer
@@ -910,15 +1073,21 @@ def train(
     evals: list[tuple[int, float, float, float, float]] = []
     monitored: list = []
 
-    def evaluate(step: int) -> None:
-        train_acc, train_loss = model._score(X, y)
+    def evaluate(step: int) -> bool:
+        """Record the scores after ``step``; True when training stops here."""
         if X_val is not None:
             val_acc, val_loss = model._score(X_val, y_val)
         else:
             val_acc = val_loss = float("nan")
+        stop = stop_at is not None and val_acc >= stop_at
+        if eval_train or stop or step == steps:
+            train_acc, train_loss = model._score(X, y)
+        else:
+            train_acc = train_loss = float("nan")
         evals.append((step, train_acc, train_loss, val_acc, val_loss))
         if monitor is not None:
             monitored.append(monitor(model))
+        return stop
 
     bar = None
     if progress:
@@ -928,14 +1097,19 @@ def train(
     model.training = True
     try:
         with one_blas_thread():
-            evaluate(0)
-            for step, idx in enumerate(batches(X.shape[0], batch_size, steps, seed), start=1):
-                losses[step - 1] = model._loss_and_grads(X[idx], y[idx], True)
-                opt.step(model._flat, model._grad_flat)
-                if step % eval_every == 0 or step == steps:
-                    evaluate(step)
-                if bar is not None:
-                    bar.update(1)
+            done = 0
+            if not evaluate(0):
+                for step, idx in enumerate(batches(X.shape[0], batch_size, steps, seed), 1):
+                    losses[step - 1] = loss = model._loss_and_grads(X[idx], y[idx], True)
+                    opt.step(model._flat, model._grad_flat)
+                    done = step
+                    if bar is not None:
+                        bar.update(1)
+                    if stop_if_diverged and not np.isfinite(loss):
+                        evaluate(step)
+                        break
+                    if (step % eval_every == 0 or step == steps) and evaluate(step):
+                        break
     finally:
         if bar is not None:
             bar.close()
@@ -943,5 +1117,5 @@ def train(
     e = np.array(evals, dtype=float)
     settings = {"lr": lr, "steps": steps, "batch_size": batch_size, "optimizer": repr(opt)}
     return History(
-        losses, e[:, 0].astype(int), e[:, 1], e[:, 2], e[:, 3], e[:, 4], monitored, settings
+        losses[:done], e[:, 0].astype(int), e[:, 1], e[:, 2], e[:, 3], e[:, 4], monitored, settings
     )

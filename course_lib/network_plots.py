@@ -3,9 +3,9 @@
 - ``plot_network_diagram``: X -> W[1] -> z[1] -> BN(gamma[1], beta[1]) -> z~[1] -> g -> a[1] ...
 - ``plot_training_curves``: mini-batch loss and validation accuracy, without and with BN;
 - ``plot_percentiles``: Ioffe & Szegedy's Figure 1(b, c), a sigmoid's input over training;
-- ``plot_sweep``: final accuracy against a learning rate or init scale (log axis);
-- ``plot_position``, ``plot_bn_batch``, ``plot_why``, ``plot_gamma_beta``: the other
-  experiments of the lesson (results from ``course_lib.experiments``);
+- ``plot_grids``: every seed's accuracy against a learning rate or init scale (log axis);
+- ``plot_why``, ``plot_gamma_beta``: the "Going deeper" experiments of the lesson
+  (results from ``course_lib.experiments``);
 - ``plot_activation_histograms`` and the widget ``activation_explorer``: every hidden
   layer's sigmoid inputs at a chosen step of training, without and with BN.
 
@@ -21,7 +21,6 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from . import experiments as ex
-from ._widgets import figure_png
 
 PLAIN_COLOR, BN_COLOR = "#c44e52", "#4c72b0"
 VALUE_BOX = {"boxstyle": "round,pad=0.35", "fc": "#eef3fb", "ec": BN_COLOR, "lw": 1.2}
@@ -102,7 +101,7 @@ def _smooth(values: np.ndarray, window: int = 25) -> np.ndarray:
     return (c[end] - c[start]) / (end - start)
 
 
-def plot_training_curves(comparison: ex.Comparison | None = None, target: float = 0.95) -> Figure:
+def plot_training_curves(comparison: ex.Comparison | None = None, target: float = 0.90) -> Figure:
     """Left: mini-batch loss (running mean over 25 steps); right: validation accuracy;
     without and with BN. Dotted lines mark the step each first reached ``target``."""
     c = comparison if comparison is not None else ex.default_comparison()
@@ -157,104 +156,44 @@ def plot_percentiles(comparison: ex.Comparison | None = None) -> Figure:
 
 
 # ------------------------------------------------------------------ sweeps
-def plot_sweep(sweep: ex.Sweep, target: float = 0.9) -> Figure:
-    """Final validation accuracy against the swept setting (log axis), both networks."""
-    fig, ax = plt.subplots(figsize=(6.2, 3.6), layout="constrained")
-    ax.plot(sweep.values, sweep.plain_acc, "o-", color=PLAIN_COLOR, label="without BN")
-    ax.plot(sweep.values, sweep.bn_acc, "s-", color=BN_COLOR, label="with BN")
-    ax.axhline(target, color="#888888", lw=0.8, ls="--")
-    ax.axhline(0.1, color="#bbbbbb", lw=0.8, ls=":")
-    ax.text(sweep.values[0], 0.12, "chance", fontsize=8, color="#888888")
-    ax.set(
-        xscale="log",
-        ylim=(0, 1.02),
-        xlabel=sweep.setting,
-        ylabel="validation accuracy",
-        title=f"{sweep.setting} sweep: validation accuracy after {sweep.steps} steps",
-    )
-    ax.legend(loc="center right")
-    return fig
-
-
-def plot_position(results: list[ex.PositionResult]) -> Figure:
-    """Validation accuracy over training, BN before vs after the activation (one
-    thin line per seed, a thick line for the mean)."""
+def plot_grids(*grids: ex.Grid) -> Figure:
+    """One panel per sweep (learning rate, initial weight scale): the best validation
+    accuracy of every seed (dots) before its run stopped (at the target, or after the
+    sweep's steps), per network, on a log axis; the dashed line is the target."""
     fig, axes = plt.subplots(
-        1, len(results), figsize=(5.6 * len(results), 3.4), squeeze=False, layout="constrained"
+        1, len(grids), figsize=(5.6 * len(grids), 3.6), squeeze=False, layout="constrained"
     )
-    for ax, res in zip(axes[0], results, strict=True):
-        for pos, color in (("before", BN_COLOR), ("after", PARAM_COLOR)):
-            hs = res.histories[pos]
-            for h in hs:
-                ax.plot(h.eval_steps, h.val_acc, color=color, lw=0.7, alpha=0.5)
-            mean = np.mean([h.val_acc for h in hs], axis=0)
-            ax.plot(hs[0].eval_steps, mean, color=color, lw=2, label=f"BN {pos} {res.activation}")
-        ax.set(
-            xlabel="step",
-            ylabel="validation accuracy",
-            ylim=(0.8, 1.0),
-            title="BN before vs after the activation (thin lines: seeds)",
+    colors = (PLAIN_COLOR, BN_COLOR, PARAM_COLOR, "#555555")
+    for ax, grid in zip(axes[0], grids, strict=True):
+        values = np.asarray(grid.values, dtype=float)
+        n_nets = len(grid.cells)
+        for j, (label, row) in enumerate(grid.cells.items()):
+            spread = 1.0 + 0.06 * (j - (n_nets - 1) / 2)  # side by side on the log axis
+            best = np.array([s.best for s in row])  # (values, seeds)
+            xs = np.repeat(values * spread, best.shape[1])
+            ax.plot(xs, best.ravel(), "o", ms=4, alpha=0.6, color=colors[j % 4])
+            ax.plot(values * spread, np.median(best, axis=1), "-", color=colors[j % 4], label=label)
+        ax.axhline(grid.target, color="#888888", lw=0.8, ls="--")
+        ax.axhline(0.1, color="#bbbbbb", lw=0.8, ls=":")
+        title = f"{grid.setting} (dots: seeds, line: median)"
+        if grid.lr is not None:
+            title += f", lr {grid.lr:g}"
+        ax.set(xscale="log", ylim=(0, 1.02), xlabel=grid.setting, title=title)
+        ax.set_xticks(values, [f"{v:g}" for v in values])
+        _no_minor_labels(ax)
+        ax.set_ylabel(
+            f"best validation accuracy\n(a run stops at {grid.target:.0%} or {grid.steps} steps)"
         )
-        ax.legend(loc="lower right")
-    return fig
-
-
-def plot_bn_batch(gap: ex.GapResult, noise_sizes, noise) -> Figure:
-    """Left: final training and validation loss against the number of examples BN
-    normalizes over (ghost batches; the gap between them annotated); right: the
-    measured noise of one example's normalized value against the batch size, with
-    the 1/sqrt(b) law through the first point."""
-    fig, (ax_g, ax_n) = plt.subplots(1, 2, figsize=(11, 3.6), layout="constrained")
-    b = gap.bn_batch
-    ax_g.plot(b, gap.rows[:, 2], "o-", color="#555555", label="training set")
-    ax_g.plot(b, gap.rows[:, 3], "s-", color=BN_COLOR, label="validation set")
-    for bi, lt, lv in zip(b, gap.rows[:, 2], gap.rows[:, 3], strict=True):
-        ax_g.vlines(bi, lt, lv, color="#bbbbbb", lw=3, zorder=0)
-        ax_g.annotate(
-            f"gap {lv - lt:.3f}",
-            (bi, 0.5 * (lt + lv)),
-            xytext=(6, 0),
-            textcoords="offset points",
-            fontsize=8,
-        )
-    ax_g.set(
-        xscale="log",
-        xlim=(b[0] / 1.6, b[-1] * 2.2),
-        ylim=(0, None),
-        xlabel="examples per BN batch b (SGD batches of 60)",
-        ylabel="cross-entropy (inference mode)",
-        title="train/validation gap",
-    )
-    ax_g.set_xticks(b, [str(v) for v in b])
-    _no_minor_labels(ax_g)
-    ax_g.legend(loc="upper right")
-    sizes = np.asarray(noise_sizes, dtype=float)
-    ax_n.loglog(sizes, noise, "o-", color=BN_COLOR, label="measured")
-    ax_n.loglog(
-        sizes,
-        noise[0] * np.sqrt(sizes[0] / sizes),
-        "--",
-        color="#888888",
-        label=r"$\propto 1/\sqrt{b}$",
-    )
-    ax_n.set_xticks(sizes, [str(int(v)) for v in sizes])
-    _no_minor_labels(ax_n)
-    ax_n.set(
-        xlabel="batch size b",
-        ylabel=r"std of one example's $\tilde z$",
-        title="noise added by the batch statistics (layer 1)",
-    )
-    ax_n.legend()
+        ax.legend(loc="lower center", fontsize=9)
     return fig
 
 
 def plot_why(why: ex.WhyResult) -> Figure:
-    """Four measurements along training, without and with BN: layer-input drift,
-    gradient coupling (Santurkar et al.'s ICS), loss range and gradient change along
-    the gradient direction (their loss-landscape probes)."""
-    fig, axes = plt.subplots(1, 4, figsize=(14, 3.3), layout="constrained")
+    """Three measurements along training, without and with BN: gradient coupling
+    (Santurkar et al.'s ICS), loss range and gradient change along the gradient
+    direction (their loss-landscape probes)."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.3), layout="constrained")
     panels = [  # all on a log scale: the two networks differ by orders of magnitude
-        (why.drift, "drift of layer-3 inputs\n(std units per interval)"),
         (why.coupling, r"gradient coupling $\|\Delta G^{[3]}\| / \|G^{[3]}\|$"),
         (why.loss_range, "loss range along the gradient"),
         (why.grad_change, "gradient change along the gradient"),
@@ -304,6 +243,9 @@ class _HistogramGrid:
         for r, (run, color) in enumerate(zip(runs, (PLAIN_COLOR, BN_COLOR), strict=True)):
             frac = run.probes["hist"] / run.probes["hist"].sum(axis=2, keepdims=True)
             top = frac.max(axis=(0, 2))
+            # the titles' numbers for every step at once: unit averages per layer
+            mean = run.probes["mean"].mean(axis=2)
+            spread = run.probes["std"].mean(axis=2)
             row_stairs = []
             for l in range(L):
                 ax: Axes = axes[r, l]
@@ -316,33 +258,102 @@ class _HistogramGrid:
                     ax.set_xlabel(f"sigmoid input, layer {l + 1}", fontsize=9)
                 if l == 0:
                     ax.set_ylabel(run.label, fontsize=10)
-            self.stairs.append((row_stairs, frac, run))
-        fig.suptitle("", fontsize=10)
+            self.stairs.append((row_stairs, frac, mean, spread))
+        self.suptitle = fig.suptitle("", fontsize=10)
         self.fig = fig
 
-    def update(self, k: int) -> None:
-        t = 0
-        for row_stairs, frac, run in self.stairs:
-            mean = run.probes["mean"][k].mean(axis=1)
-            spread = run.probes["std"][k].mean(axis=1)
+    @property
+    def artists(self) -> list:
+        """The histograms, the only part of the figure that ``set_step`` changes."""
+        return [st for row, *_ in self.stairs for st in row]
+
+    def set_step(self, k: int) -> None:
+        """Show the histograms of evaluation ``k`` (the titles are left as they are)."""
+        for row_stairs, frac, _, _ in self.stairs:
             for l, st in enumerate(row_stairs):
                 st.set_data(frac[k, l])
-                self.titles[t].set_text(
-                    f"mean {round(mean[l], 2) + 0.0:+.2f}, spread {spread[l]:.2f} (unit averages)"
-                )
-                t += 1
+
+    def numbers(self, k: int) -> tuple[str, list[list[str]]]:
+        """The step's headline and, per run and layer, "mean .., spread .." texts."""
         step = int(self.c.plain.steps[k])
         acc = (self.c.plain.history.val_acc[k], self.c.bn.history.val_acc[k])
-        self.fig.suptitle(
-            f"step {step}: validation accuracy {acc[0]:.3f} without BN, {acc[1]:.3f} with BN",
-            fontsize=10,
+        head = (
+            f"step {step}: validation accuracy {acc[0]:.3f} without BN, {acc[1]:.3f} with BN "
+            "(inference mode)"
         )
+        cells = [
+            [
+                f"mean {round(mean[k, l], 2) + 0.0:+.2f}, spread {spread[k, l]:.2f}"
+                for l in range(mean.shape[1])
+            ]
+            for _, _, mean, spread in self.stairs
+        ]
+        return head, cells
+
+    def update(self, k: int) -> None:
+        """Histograms and titles of evaluation ``k`` (the static figure)."""
+        self.set_step(k)
+        head, cells = self.numbers(k)
+        for title, text in zip(self.titles, [t for row in cells for t in row], strict=True):
+            title.set_text(f"{text} (unit averages)")
+        self.suptitle.set_text(head)
+
+    def html(self, k: int) -> str:
+        """The numbers of evaluation ``k`` as a small HTML table (the widget's text)."""
+        head, cells = self.numbers(k)
+        rows = "".join(
+            f"<tr><th style='text-align:left;padding-right:8px'>{run.label}</th>"
+            + "".join(f"<td style='padding-right:12px'>{t}</td>" for t in row)
+            + "</tr>"
+            for run, row in zip((self.c.plain, self.c.bn), cells, strict=True)
+        )
+        layers = "".join(
+            f"<th style='text-align:left'>layer {l + 1}</th>" for l in range(len(cells[0]))
+        )
+        return (
+            f"<div style='font-family:sans-serif;font-size:12px'><b>{head}</b>"
+            f"<table><tr><th></th>{layers}</tr>{rows}</table>"
+            "<i>mean and spread of the sigmoid inputs, averaged over the units</i></div>"
+        )
+
+
+class _BlitPNG:
+    """Renders a figure whose only changing parts are ``artists`` as PNG bytes, fast.
+
+    The figure without them is drawn once and kept as a pixel buffer; each frame copies
+    that background back, draws only the changing artists on it (blitting), and encodes
+    the pixels with light compression. Text is the slow part of drawing (glyphs are
+    rasterized at every draw): keep changing text out of ``artists``."""
+
+    def __init__(self, fig: Figure, artists: list) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        self.fig, self.artists = fig, artists
+        self.canvas = FigureCanvasAgg(fig)
+        for a in artists:
+            a.set_animated(True)  # left out of the full draw below
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(fig.bbox)
+
+    def png(self) -> bytes:
+        import io
+
+        from PIL import Image
+
+        self.canvas.restore_region(self.background)
+        for a in self.artists:
+            self.fig.draw_artist(a)
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        buf = io.BytesIO()
+        # the figure is opaque: RGB is enough, and a quarter smaller to compress
+        Image.fromarray(rgba[..., :3]).save(buf, format="png", compress_level=1)
+        return buf.getvalue()
 
 
 def plot_activation_histograms(comparison: ex.Comparison | None = None, step: int = 300) -> Figure:
     """Histograms of every hidden layer's sigmoid inputs on the validation inputs at
-    one training step (the evaluation nearest to ``step``), without and with BN.
-    The static twin of ``activation_explorer``."""
+    one training step (the evaluation nearest to ``step``), without and with BN, in
+    inference mode. The static twin of ``activation_explorer``."""
     c = comparison if comparison is not None else ex.default_comparison()
     k = int(np.argmin(np.abs(c.plain.steps - step)))
     fig = plt.figure(figsize=(10, 4.2))
@@ -356,9 +367,12 @@ def activation_explorer(comparison: ex.Comparison | None = None):
     hidden layer's sigmoid inputs without and with BN at that step.
 
     Everything is precomputed by training (``experiments.compare_bn``; pass the
-    comparison the notebook already has, or the default one is trained, about 2 s);
-    moving the slider only redraws. Returns an ipywidgets VBox; ``box.slider`` is
-    the slider (its value is a step).
+    comparison the notebook already has, or the default one is trained, a few
+    seconds); moving the slider only redraws the parts that change (blitting) and
+    keeps each frame for a second visit; the numbers (accuracy, mean and spread per
+    layer) are HTML text above the image, which costs nothing to redraw. Returns an
+    ipywidgets VBox; ``box.sliders`` maps "step" to the slider (``box.slider`` is the
+    same slider).
     """
     import ipywidgets as widgets
 
@@ -366,6 +380,7 @@ def activation_explorer(comparison: ex.Comparison | None = None):
     steps = c.plain.steps
     fig = Figure(figsize=(9.5, 4.0), dpi=72)
     grid = _HistogramGrid(fig, c)
+    renderer = _BlitPNG(fig, grid.artists)
     image = widgets.Image(format="png", layout=widgets.Layout(width="684px"))
     interval = int(steps[1] - steps[0])
     slider = widgets.IntSlider(
@@ -379,17 +394,21 @@ def activation_explorer(comparison: ex.Comparison | None = None):
     )
     cache: dict[int, bytes] = {}
 
+    text = widgets.HTML()
+
     def redraw(_change=None) -> None:
         k = int(np.argmin(np.abs(steps - slider.value)))
         if k not in cache:
-            grid.update(k)
-            cache[k] = figure_png(fig)
+            grid.set_step(k)
+            cache[k] = renderer.png()
         image.value = cache[k]
+        text.value = grid.html(k)
 
     slider.observe(redraw, names="value")
     redraw()
-    box = widgets.VBox([slider, image])
+    box = widgets.VBox([slider, text, image])
     box.slider = slider
+    box.sliders = {"step": slider}
     return box
 
 

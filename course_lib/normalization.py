@@ -12,6 +12,9 @@ The same mu and sigma, fitted on the training set, transform the training set,
 the test set and every single example seen later (as scikit-learn's
 ``StandardScaler``: ``fit`` on train, ``transform`` on anything).
 
+A linear model trained on normalized inputs is a linear model of the raw inputs
+too: ``fold_normalization`` gives its weights and bias in raw units.
+
 Shapes: ``X`` is (m, n), rows are examples; ``mu`` and ``sigma`` are (n,).
 """
 
@@ -23,7 +26,13 @@ import numpy as np
 
 from ._validation import as_matrix, as_vector
 
-__all__ = ["ConstantFeatureWarning", "fit_normalizer", "normalize", "constant_features"]
+__all__ = [
+    "ConstantFeatureWarning",
+    "fit_normalizer",
+    "normalize",
+    "fold_normalization",
+    "constant_features",
+]
 
 
 class ConstantFeatureWarning(UserWarning):
@@ -94,3 +103,43 @@ def normalize(X: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
             "(fit_normalizer gives constant features sigma = 1)"
         )
     return ((X - mu) / sigma).astype(X.dtype, copy=False)
+
+
+def fold_normalization(
+    w: np.ndarray, b: float | np.ndarray, mu: np.ndarray, sigma: np.ndarray
+) -> tuple[np.ndarray, float | np.ndarray]:
+    """The weights and bias of a linear model on normalized inputs, moved onto raw inputs.
+
+    The model z = ((x - mu) / sigma) . w + b is the same function of x as
+    z = x . w_raw + b_raw with
+
+        w_raw = w / sigma,        b_raw = b - sum_j mu_j w_j / sigma_j
+
+    ("folding" the normalization into the weights: a deployed model can then take
+    raw inputs, and every prediction stays the same).
+
+    w: (n,), or (n, k) for k outputs (a layer); b: a number, or (k,).
+    mu, sigma: (n,) from ``fit_normalizer``; sigma > 0.
+    Returns (w_raw, b_raw): w_raw of w's shape, b_raw a float (or (k,)); the
+    arguments are not modified.
+    """
+    w_arr = np.asarray(w)
+    if w_arr.ndim not in (1, 2):
+        raise ValueError(f"w must have shape (n,) or (n, k), got shape {w_arr.shape}")
+    n = w_arr.shape[0]
+    W = as_matrix(w_arr.reshape(n, -1), "w").astype(np.float64, copy=False)
+    mu = as_vector(mu, "mu", n).astype(np.float64, copy=False)
+    sigma = as_vector(sigma, "sigma", n).astype(np.float64, copy=False)
+    if np.any(sigma <= 0):
+        raise ValueError("sigma must be > 0 for every feature (fit_normalizer gives it)")
+    k = W.shape[1]
+    b_arr = np.asarray(b, dtype=np.float64)
+    if b_arr.shape not in ((), (k,)):
+        raise ValueError(f"b must be a number or have shape ({k},), got shape {b_arr.shape}")
+    if not np.all(np.isfinite(b_arr)):
+        raise ValueError("b must be finite")
+    W_raw = W / sigma[:, None]
+    b_raw = b_arr - (mu / sigma) @ W
+    if w_arr.ndim == 1:
+        return W_raw[:, 0], float(b_raw.reshape(-1)[0])
+    return W_raw, b_raw

@@ -12,7 +12,7 @@ mean and variance are needed. Three ways to get them, all here:
        E[x] = E_B[mu_B],   Var[x] = m/(m-1) * E_B[sigma^2_B];
 3. after training, one pass over the whole training set (mean and variance of all of it).
 
-Conventions differ between the notes, PyTorch and Keras 3 in what "momentum"
+Conventions differ between this course, PyTorch and Keras 3 in what "momentum"
 means and which variance is stored; ``CONVENTIONS`` and the converters below
 say it once, precisely.
 """
@@ -38,15 +38,15 @@ class Convention:
 
     source: str
     momentum: str  # what its momentum-like parameter means
-    default: str  # its default value, as the notes' beta
+    default: str  # its default value, as this course's beta (weight of the old value)
     stored_variance: str  # which variance ends up in the running estimate
     eps: str
     batch_of_one: str  # a single example in training mode
 
 
 CONVENTIONS = {
-    "notes": Convention(
-        "the notes / this course",
+    "course": Convention(
+        "this course (course_lib)",
         "β = weight of the OLD value: v = β v + (1 − β) θ",
         "β = 0.9",
         "EWA of the unbiased batch variance m/(m−1)·σ²_B (switch: unbiased=False)",
@@ -89,7 +89,7 @@ def _momentum(value: float, name: str) -> float:
 
 
 def beta_from_pytorch_momentum(momentum: float) -> float:
-    """The notes' beta for PyTorch's ``momentum`` (weight of the new value): 1 - momentum.
+    """This course's beta for PyTorch's ``momentum`` (weight of the new value): 1 - momentum.
 
     momentum in (0, 1]; PyTorch's ``momentum=None`` (a cumulative average, every
     batch weighted equally) has no fixed beta: use ``population_statistics``.
@@ -108,12 +108,12 @@ def beta_from_pytorch_momentum(momentum: float) -> float:
 
 
 def pytorch_momentum_from_beta(beta: float) -> float:
-    """PyTorch's ``momentum`` for the notes' beta: 1 - beta (0.9 -> 0.1)."""
+    """PyTorch's ``momentum`` for this course's beta: 1 - beta (0.9 -> 0.1)."""
     return 1.0 - check_beta(beta)
 
 
 def beta_from_keras_momentum(momentum: float) -> float:
-    """The notes' beta for Keras's ``momentum`` (weight of the old value): the same number."""
+    """This course's beta for Keras's ``momentum`` (weight of the old value): the same number."""
     mom = _momentum(momentum, "momentum")
     if not 0.0 <= mom < 1.0:
         raise ValueError(f"Keras's momentum must be in [0, 1) (weight of the old value), got {mom}")
@@ -121,7 +121,7 @@ def beta_from_keras_momentum(momentum: float) -> float:
 
 
 def keras_momentum_from_beta(beta: float) -> float:
-    """Keras's ``momentum`` for the notes' beta: beta itself (Keras's default is 0.99)."""
+    """Keras's ``momentum`` for this course's beta: beta itself (Keras's default is 0.99)."""
     return check_beta(beta)
 
 

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._validation import as_matrix
-from ._widgets import explorer_box, figure_png
+from ._widgets import Blitter, explorer_box
 from .normalization import ConstantFeatureWarning, fit_normalizer, normalize
 
 __all__ = [
@@ -326,6 +326,63 @@ def plot_feature_scales(
 
 
 # ------------------------------------------------------------------ the live widget
+# Half-widths of the widget's frame, in data units: the frame is centred on the origin
+# and jumps to the next size only when a cloud leaves it. The clouds move inside a still
+# frame (what moved is then visible), and the widget redraws only the clouds.
+FRAME_SIZES = (4, 5, 6, 8, 10, 12, 15, 20, 25, 30, 40, 50, 60, 80, 100, 120, 150)
+LIVE_TITLES = {
+    "raw": "raw",
+    "centred": "step 1:  X − μ",
+    "scaled": "step 2:  (X − μ) / σ",
+}
+
+
+def live_frame(clouds: Sequence[np.ndarray], aspect: float, pad: float = 0.06) -> float:
+    """Half-width h of the widget's frame [-h, h] x [-aspect h, aspect h] holding every
+    cloud (k, 2): the smallest of FRAME_SIZES that fits (with a margin of ``pad``),
+    beyond them the exact fit. aspect: height / width of the panels in inches."""
+    pts = np.abs(np.vstack([np.asarray(c, dtype=float)[:, :2] for c in clouds]))
+    need = (1.0 + pad) * max(float(pts[:, 0].max()), float(pts[:, 1].max()) / aspect)
+    return next((float(h) for h in FRAME_SIZES if h >= need), need)
+
+
+class _LiveStepsView:
+    """The widget's three panels: raw, centred and scaled clouds in one frame centred on
+    the origin, still titles; only the clouds and their bars are redrawn (``Blitter``)."""
+
+    def __init__(self, fig: Figure) -> None:
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.07, top=0.96, hspace=0.22)
+        self.axes = list(fig.subplots(3, 1))
+        width, height = fig.get_size_inches()
+        box = self.axes[0].get_position()
+        self.aspect = (box.height * height) / (box.width * width)
+        for ax, title in zip(self.axes, LIVE_TITLES.values(), strict=True):
+            ax.axhline(0, color="0.75", lw=0.8, zorder=0)
+            ax.axvline(0, color="0.75", lw=0.8, zorder=0)
+            ax.set_ylabel("x₂")
+            ax.text(0, 1.03, title, transform=ax.transAxes, fontsize=10, va="bottom")
+        for ax in self.axes[:-1]:
+            ax.tick_params(labelbottom=False)
+        self.axes[-1].set_xlabel("x₁")
+        self.clouds = [_Cloud(ax) for ax in self.axes]
+        self.moving = [a for c in self.clouds for a in (c.points, *c.bars)]
+        for artist in self.moving:
+            artist.set_animated(True)
+        self.blitter = Blitter(fig)
+        self.half_width = None
+
+    def png(self, X: np.ndarray) -> bytes:
+        s = steps(X)
+        for cloud, P in zip(self.clouds, s.values(), strict=True):
+            cloud.update(P)
+        h = live_frame(list(s.values()), self.aspect)
+        self.half_width = h
+        for ax in self.axes:
+            ax.set_xlim(-h, h)
+            ax.set_ylim(-h * self.aspect, h * self.aspect)
+        return self.blitter.png({"figure": h}, self.moving)
+
+
 def _explorer_html(raw: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> str:
     scaled = (raw - mu) / sigma
     r = float(np.corrcoef(raw[:, 0], raw[:, 1])[0, 1])
@@ -346,6 +403,8 @@ def _explorer_html(raw: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> str:
         f"<tr><td></td><th {cell}>x₁</th><th {cell}>x₂</th></tr>{rows}</table>"
         f'<div style="font-size:12px">correlation of x₁ and x₂: {_num(r)} before and after: '
         "scaling each feature on its own cannot remove it (a tilted cloud stays tilted)</div>"
+        '<div style="font-size:12px">+ marks the mean, the bars ±1 standard deviation; '
+        "the frame, centred on the origin, grows only when a cloud leaves it</div>"
     )
 
 
@@ -363,10 +422,8 @@ def normalization_explorer(m: int = 200, seed: int = 0):
     from .data import two_feature_data
 
     # Made without pyplot (nothing shows up twice in a notebook), drawn with a fixed
-    # layout: the axes keep their boxes and only the artists' data change.
-    fig = Figure(figsize=(5.8, 7.0), dpi=72)
-    fig.subplots_adjust(left=0.1, right=0.98, bottom=0.07, top=0.96, hspace=0.22)
-    view = _StepsView(fig.subplots(3, 1))
+    # layout; a slider move redraws only the clouds (see _LiveStepsView).
+    view = _LiveStepsView(Figure(figsize=(5.8, 7.0), dpi=72))
     image = widgets.Image(format="png", layout=widgets.Layout(width="418px"))
     table = widgets.HTML()
     style = {"description_width": "95px"}
@@ -401,11 +458,12 @@ def normalization_explorer(m: int = 200, seed: int = 0):
             correlation=s["corr"].value,
             seed=seed,
         ).X_train
-        view.update(X)
-        image.value = figure_png(fig)
+        image.value = view.png(X)
         table.value = _explorer_html(X, *_fit_quietly(X))
 
-    return explorer_box(s, table, image, redraw)
+    box = explorer_box(s, table, image, redraw)
+    box.view = view  # for the tests: the frame and the drawing
+    return box
 
 
 # ------------------------------------------------------------------ assets (make assets)

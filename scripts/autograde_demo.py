@@ -16,7 +16,8 @@ The students:
   pass, β on the new value, ...): partial marks, with feedback naming the checks;
 * ``broken``: a function that never returns, exercises left undone, a cell
   that raises, the learner's own functions deleted (``del``), a function that
-  only calls course_lib's reference: graded (zero for those), not crashed.
+  only calls course_lib's reference, a function that returns an object whose
+  ``__array__`` never returns: graded (zero for those), not crashed.
 
 By default the assignment is one notebook of *exercise slices*: each lesson
 reduced to its exercise cells and the statements they need (see
@@ -45,6 +46,7 @@ import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import release  # noqa: E402
+from course_lib.lessons import skip_reason  # noqa: E402
 
 ROOT = release.ROOT
 DEMO_DIR = ROOT / "build" / "autograde_demo"
@@ -58,6 +60,7 @@ STUB = re.compile(
 TYPICAL_MISTAKES = {
     "fit_normalizer": "return X.mean(axis=0), X.var(axis=0)  # the notes' sigma squared",
     "normalize": "return (X - mu) / sigma**2",
+    "fold_normalization": "return w / sigma, b  # the shift by mu forgotten",
     "gradient_descent_step": "r = X @ w + b - y\nreturn w - lr * X.T @ r, b - lr * r.sum()",
     "largest_stable_lr": (
         "X1 = np.hstack([X, np.ones((X.shape[0], 1))])\n"
@@ -74,6 +77,32 @@ TYPICAL_MISTAKES = {
         "A = 1.0 / (1.0 + np.exp(-(A_prev @ W)))  # Batch Norm after the activation\n"
         "return gamma * (A - A.mean(axis=0)) / np.sqrt(A.var(axis=0) + eps) + beta"
     ),
+    "bn_train_step": (  # running_beta weighting the NEW batch statistic
+        "L = len([name for name in params if name.startswith('W')])\n"
+        "m = X.shape[0]\n"
+        "a, caches, new_running = X, [], {}\n"
+        "for l in range(1, L):\n"
+        "    z = a @ params[f'W{l}']\n"
+        "    z_t, cache = bn.batchnorm_forward(z, params[f'gamma{l}'], params[f'beta{l}'], eps)\n"
+        "    new_running[f'mean{l}'] = (1 - running_beta) * running[f'mean{l}'] "
+        "+ running_beta * z.mean(axis=0)\n"
+        "    new_running[f'var{l}'] = (1 - running_beta) * running[f'var{l}'] "
+        "+ running_beta * z.var(axis=0, ddof=1)\n"
+        "    caches.append((a, cache, sigmoid(z_t)))\n"
+        "    a = caches[-1][2]\n"
+        "p = softmax(a @ params[f'W{L}'] + params[f'b{L}'])\n"
+        "loss = -np.mean(np.log(p[np.arange(m), y]))\n"
+        "p[np.arange(m), y] -= 1\n"
+        "grads = {f'W{L}': a.T @ p / m, f'b{L}': p.sum(axis=0) / m}\n"
+        "da = p / m @ params[f'W{L}'].T\n"
+        "for l in range(L - 1, 0, -1):\n"
+        "    a_prev, cache, a_l = caches[l - 1]\n"
+        "    dz, grads[f'gamma{l}'], grads[f'beta{l}'] = bn.batchnorm_backward("
+        "da * a_l * (1 - a_l), cache)\n"
+        "    grads[f'W{l}'] = a_prev.T @ dz\n"
+        "    da = dz @ params[f'W{l}'].T\n"
+        "return loss, {k: v - lr * grads[k] for k, v in params.items()}, new_running"
+    ),
     "update_running_stats": (
         "var = z.var(axis=0, ddof=1 if unbiased else 0)\n"
         "return (beta * z.mean(axis=0) + (1 - beta) * running_mean,\n"
@@ -82,8 +111,67 @@ TYPICAL_MISTAKES = {
     "batchnorm_inference": (
         "return gamma * (z - z.mean(axis=0)) / np.sqrt(z.var(axis=0) + eps) + beta"
     ),
+    "spatial_batchnorm_forward": (
+        "n, c, h, w = x.shape  # reshaped without moving the channels last\n"
+        "out, cache = batchnorm_forward(x.reshape(-1, c), gamma, beta, eps)\n"
+        "return out.reshape(n, c, h, w), cache"
+    ),
+    "spatial_batchnorm_backward": (
+        "n, c, h, w = dout.shape\n"
+        "dx, dgamma, dbeta = batchnorm_backward(dout.reshape(-1, c), cache)\n"
+        "return dx.reshape(n, c, h, w), dgamma, dbeta"
+    ),
+    "layernorm_forward": (
+        "mu, var = x.mean(axis=0), x.var(axis=0)  # Batch Norm's axis\n"
+        "inv_std = 1.0 / np.sqrt(var + eps)\n"
+        "x_hat = (x - mu) * inv_std\n"
+        "return gamma * x_hat + beta, (x_hat, gamma, inv_std)"
+    ),
+    "layernorm_backward": (
+        "x_hat, gamma, inv_std = cache  # gamma taken out of the sums\n"
+        "mean_d = dout.mean(axis=1, keepdims=True)\n"
+        "mean_dx = (dout * x_hat).mean(axis=1, keepdims=True)\n"
+        "dx = gamma * inv_std * (dout - mean_d - x_hat * mean_dx)\n"
+        "return dx, (dout * x_hat).sum(axis=0), dout.sum(axis=0)"
+    ),
+    "groupnorm_forward": (
+        "n, c, h, w = x.shape  # interleaved groups: channel k in group k % groups\n"
+        "xg = x.reshape(n, c // groups, groups, h, w)\n"
+        "mu = xg.mean(axis=(1, 3, 4), keepdims=True)\n"
+        "inv_std = 1.0 / np.sqrt(xg.var(axis=(1, 3, 4), keepdims=True) + eps)\n"
+        "x_hat = ((xg - mu) * inv_std).reshape(n, c, h, w)\n"
+        "out = gamma.reshape(1, c, 1, 1) * x_hat + beta.reshape(1, c, 1, 1)\n"
+        "return out, (x_hat, gamma, inv_std, groups)"
+    ),
+    "groupnorm_backward": (
+        "x_hat = cache[0]  # dgamma and dbeta summed over the examples only\n"
+        "return 0.0 * dout, (dout * x_hat).sum(axis=0), dout.sum(axis=0)"
+    ),
+    # lesson 07: the colleague's script with two of its problems left in
+    "train_and_predict": (
+        "from course_lib.pytorch_bn import broken_train_and_predict\n"
+        "return broken_train_and_predict(X_train, y_train, X_new, y_new, X_test, seed,\n"
+        "                                bugs=('keras_momentum', 'frozen_bn_updates'))"
+    ),
+    "convert_bn_state": (
+        "beta = 1 - momentum if source == 'pytorch' else momentum\n"
+        "m = batch_size\n"
+        "factor = {('keras', 'pytorch'): m / (m - 1), ('keras', 'paper'): m / (m - 1),\n"
+        "          ('pytorch', 'keras'): (m - 1) / m, ('paper', 'keras'): (m - 1) / m}\n"
+        "var = running_var * factor.get((source, target), 1.0)  # the start value rescaled too\n"
+        "return running_mean.copy(), var, 1 - beta if target == 'pytorch' else beta"
+    ),
 }
 ENDLESS = "while True:  # waits for something that never happens\n    pass"
+# A value whose conversion to numbers never ends: the checker converts it in the
+# child process, under the time limit, and names it.
+ENDLESS_ARRAY = (
+    "class Endless:  # numpy asks it for its numbers, and it never answers\n"
+    "    def __array__(self, *args, **kwargs):\n"
+    "        while True:\n"
+    "            pass\n"
+    "return Endless()"
+)
 
 
 # ------------------------------------------------------------------ the course
@@ -107,9 +195,22 @@ def merged_slices(paths: list[Path]) -> nbformat.NotebookNode:
     return merged
 
 
+def runnable_lessons() -> list[Path]:
+    """The lesson notebooks that can run here: a lesson whose optional package is missing
+    (lesson 07 without PyTorch) cannot be autograded and is left out, with a note."""
+    paths = []
+    for path in release.lesson_notebooks():
+        reason = skip_reason(path.name)
+        if reason:
+            print(reason, file=sys.stderr)
+        else:
+            paths.append(path)
+    return paths
+
+
 def build_course(course_dir: Path, full: bool = False) -> dict[str, list[str]]:
     """Write and release the course; return assignment -> notebook names."""
-    paths = release.lesson_notebooks()
+    paths = runnable_lessons()
     if course_dir.exists():
         shutil.rmtree(course_dir)
     if full:
@@ -147,7 +248,7 @@ def submission(
     release_nb: dict, instructor_nb: dict, choose: Callable[[int, str | None], str]
 ) -> nbformat.NotebookNode:
     """A filled-in release notebook. choose(k, function name) gives the k-th exercise's
-    fate: "reference", "mistake", "endless", "stub", "delete" or "cheat"."""
+    fate: "reference", "mistake", "endless", "array", "stub", "delete" or "cheat"."""
     nb = copy.deepcopy(release_nb)
     solutions = {
         c.metadata.nbgrader.grade_id: c
@@ -173,6 +274,8 @@ def submission(
             fill(cell, [TYPICAL_MISTAKES[name]] + reference[1:])
         elif fate == "endless":
             fill(cell, [ENDLESS] + reference[1:])
+        elif fate == "array":
+            fill(cell, [ENDLESS_ARRAY] + reference[1:])
         elif fate == "cheat" and name:
             fill(cell, [_calls_reference(cell.source, name)] + reference[1:])
         if fate == "delete" and name:
@@ -189,7 +292,8 @@ def submission(
 def _calls_reference(source: str, name: str) -> str:
     """A body that hands the work to course_lib's function of the same name (or, if
     there is none, leaves the exercise undone)."""
-    modules = ("normalization", "descent", "batchnorm", "network", "running_stats", "ema")
+    modules = ("normalization", "descent", "batchnorm", "network", "running_stats", "ema", "norms")
+    modules += ("pytorch_bn",)
     found = [m for m in modules if callable(getattr(import_module(f"course_lib.{m}"), name, None))]
     params = re.search(rf"def {name}\((.*?)\):", source, re.S)
     if not found or not params:
@@ -201,8 +305,15 @@ def _calls_reference(source: str, name: str) -> str:
 
 STUDENTS: dict[str, Callable[[int, str | None], str]] = {
     "reference": lambda k, name: "reference",
-    "typical": lambda k, name: ("reference", "mistake")[k % 2],
-    "broken": lambda k, name: ("endless", "stub", "reference", "delete", "cheat")[k % 5],
+    # every other exercise wrong, with batchnorm_forward right (its backward needs it)
+    "typical": lambda k, name: ("mistake", "reference")[k % 2],
+    # the second "reference" (k = 7, an exercise whose checker needs no earlier one of
+    # this student's functions) returns an object whose __array__ never returns
+    "broken": lambda k, name: (
+        "array"
+        if k % 5 == 2 and k > 5
+        else ("endless", "stub", "reference", "delete", "cheat")[k % 5]
+    ),
 }
 
 
@@ -254,6 +365,8 @@ def scores(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float
             cells = result.setdefault(sub.student.id, {})
             for nb in sub.notebooks:
                 for grade in nb.grades:
+                    if grade.cell.cell_type == "markdown":
+                        continue  # a written answer: graded by hand, not by autograde
                     cells[grade.name] = (float(grade.score), float(grade.max_score))
     return result
 

@@ -1,8 +1,9 @@
 """Measure what users of the course feel (``make bench``): prints a table, writes JSON.
 
     python scripts/bench.py                   # everything, about 1-2 minutes
-    python scripts/bench.py --skip notebooks  # parts: notebooks widgets bn mlp
+    python scripts/bench.py --skip notebooks  # parts: notebooks widgets bn mlp grading
     python scripts/bench.py --json PATH       # default build/bench.json
+    python scripts/bench.py --grading-class 100   # simulated submissions (default 100)
 
 - notebooks: each lesson notebook executed top to bottom in a fresh kernel (nbclient,
   in memory: the files are not written), kernel start included; and the series total.
@@ -18,7 +19,17 @@
   and compact compiled (``batchnorm_backward``, the course's reference).
 - mlp: one training step (forward, backward, SGD update) of lesson 04's network
   64-100-100-100-10 sigmoid on a batch of 60, without and with Batch Norm.
-- With PyTorch installed, the same BN forward + backward and MLP step in PyTorch
+- grading: nbgrader autograde (``scripts/grade_class.py``, nbgrader's API, default time
+  limits) on a scratch course directory: seconds per submission for each lesson (the
+  reference answers, two submissions graded one after the other, kernel start included),
+  then a class of simulated submissions of lesson 03 (default 100: 60% right, 30% with a
+  typical mistake, 10% broken: an endless loop and a deleted function) graded with 1 and
+  with 2 workers: wall time, submissions per minute, and the speed-up. The longest part
+  (about 10 minutes on 2 cores); ``--skip grading`` leaves it out.
+- convnet: one training step (forward, backward, SGD-with-momentum update) of lesson 06's
+  conv net (conv 8 - conv 16 - dense 64 - dense 10, course_lib.convnet, float64) on a
+  batch of 32 digits, with Batch Norm, Group Norm and no normalization.
+- With PyTorch installed, the same BN forward + backward, MLP and conv net steps in PyTorch
   (CPU, eager), on one thread (the numpy code's element-wise work runs on one core)
   and on PyTorch's default thread count, and the ratio numpy time / PyTorch one-thread
   time (> 1: PyTorch is faster).
@@ -51,7 +62,8 @@ sys.path.insert(0, str(ROOT))
 import run_notebooks  # noqa: E402  (this script's folder is on sys.path)
 from course_lib.lessons import LESSONS  # noqa: E402
 
-PARTS = ("notebooks", "widgets", "bn", "mlp")
+PARTS = ("notebooks", "widgets", "bn", "mlp", "convnet", "grading")
+GRADING_LESSON = "03"  # the lesson of the simulated class
 BN_SIZES = ((60, 100, "float64"), (256, 512, "float64"), (4096, 1024, "float32"))
 MLP_SIZES = (64, 100, 100, 100, 10)
 MLP_BATCH = 60
@@ -148,12 +160,17 @@ def bench_notebooks() -> dict:
         if not path.exists():
             result["lessons"][lesson.number] = {"notebook": path.name, "missing": True}
             continue
+        if lesson.skip_reason():  # an optional package (PyTorch for 07) is not installed
+            skipped = {"notebook": path.name, "skipped": lesson.skip_reason()}
+            result["lessons"][lesson.number] = skipped
+            print(f"  {lesson.skip_reason()}", file=sys.stderr)
+            continue
         seconds = run(nbformat.read(path, as_version=4))
         result["lessons"][lesson.number] = {"notebook": path.name, "seconds": seconds}
         print(f"  notebook {lesson.number}: {seconds:.1f} s", file=sys.stderr)
     done = [v["seconds"] for v in result["lessons"].values() if "seconds" in v]
     result["total_s"] = sum(done)
-    result["complete"] = len(done) == len(LESSONS)
+    result["complete"] = len(done) == len([x for x in LESSONS if not x.skip_reason()])
     return result
 
 
@@ -206,6 +223,10 @@ def bench_widgets(rounds: int = 3) -> dict:
     result = {}
     for lesson in LESSONS:
         entry: dict = {"widget": lesson.widget}
+        if lesson.skip_reason():
+            entry["skipped"] = lesson.skip_reason()
+            result[lesson.number] = entry
+            continue
         try:
             start = time.perf_counter()
             root = lesson.make_widget()
@@ -401,6 +422,172 @@ def _torch_mlp(torch, X, y, batchnorm: bool):
     return step
 
 
+# --------------------------------------------------------------------- grading
+
+
+def _grading_course(tmp: Path):
+    """A course directory with every lesson released (as ``release.py --course-dir``)."""
+    import release
+
+    course = tmp / "course"
+    lessons = release.one_assignment_per_lesson(release.lesson_notebooks())
+    release.write_course(course, lessons)
+    release.generate(course, lessons)
+    return course, list(lessons)
+
+
+def _submit(course: Path, assignment: str, student: str, fate) -> None:
+    import nbformat
+
+    import autograde_demo as demo
+
+    released = nbformat.read(course / "release" / assignment / f"{assignment}.ipynb", 4)
+    source = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", 4)
+    target = course / "submitted" / student / assignment
+    target.mkdir(parents=True, exist_ok=True)
+    nbformat.write(demo.submission(released, source, fate), target / f"{assignment}.ipynb")
+    (target / "timestamp.txt").write_text("2026-11-28 10:00:00.000000 UTC")
+
+
+def _class_fate(i: int):
+    """Student i of a simulated class: 60% right, 30% a typical mistake, 10% broken."""
+    import autograde_demo as demo
+
+    kind = "broken" if i % 10 == 9 else "typical" if i % 10 >= 6 else "reference"
+    broken = lambda k, name: ("endless", "delete")[k % 2]  # noqa: E731
+    return kind, broken if kind == "broken" else demo.STUDENTS[kind]
+
+
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes, kernels included."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def bench_grading(class_size: int = 100, workers: tuple[int, ...] = (1, 2)) -> dict:
+    import tempfile
+    import warnings
+
+    import grade_class
+
+    warnings.simplefilter("ignore")
+    os.environ.pop("COURSE_CHECK_TIMEOUT", None)  # the course's default limits, as in class
+    result: dict = {"lessons": {}, "class": {}}
+    with tempfile.TemporaryDirectory(prefix="bench-grading-") as tmp:
+        course, assignments = _grading_course(Path(tmp))
+        for assignment in assignments:
+            for k in range(2):
+                _submit(course, assignment, f"ref{k}", lambda k, name: "reference")
+            cpu = _children_cpu()
+            run = grade_class.grade(course, assignment, workers=1, progress=False)
+            n = max(len(run["graded"]), 1)
+            per = run["seconds"] / n
+            result["lessons"][assignment[:2]] = {
+                "assignment": assignment,
+                "seconds_per_submission": per,
+                "cpu_seconds_per_submission": (_children_cpu() - cpu) / n,
+                "failed": len(run["failed"]),
+            }
+            print(f"  autograde {assignment}: {per:.1f} s per submission", file=sys.stderr)
+        assignment = next(a for a in assignments if a.startswith(GRADING_LESSON))
+        kinds: dict[str, int] = {}
+        for i in range(class_size):
+            kind, fate = _class_fate(i)
+            kinds[kind] = kinds.get(kind, 0) + 1
+            _submit(course, assignment, f"s{i:03d}", fate)
+        result["class"] = {"assignment": assignment, "submissions": class_size, "mix": kinds}
+        for n in workers:
+            cpu = _children_cpu()
+            run = grade_class.grade(course, assignment, workers=n, force=True, progress=False)
+            result["class"][f"{n}_workers_s"] = run["seconds"]
+            result["class"][f"{n}_workers_cpu_s"] = _children_cpu() - cpu
+            result["class"][f"{n}_workers_failed"] = len(run["failed"])
+            print(
+                f"  {class_size} x {assignment}, {n} worker(s): {run['seconds']:.0f} s",
+                file=sys.stderr,
+            )
+        one, many = (
+            result["class"].get("1_workers_s"),
+            result["class"].get(f"{max(workers)}_workers_s"),
+        )
+        if one and many:
+            result["class"]["speedup"] = one / many
+    return result
+
+
+# --------------------------------------------------------------------- conv net
+
+CONV_BATCH = 32
+
+
+def bench_convnet(torch_too: bool) -> list[dict]:
+    from course_lib import convnet
+    from course_lib import norm_experiments as nx
+    from course_lib.network import make_optimizer
+
+    torch = _torch() if torch_too else None
+    data = nx.digit_images()
+    X, y = np.array(data.X_train[:CONV_BATCH]), np.array(data.y_train[:CONV_BATCH])
+    rows = []
+    for norm in ("batch", "group", None):
+        model = nx.make_convnet(norm, seeds=0)
+        opt = make_optimizer(nx.OPTIMIZER, 0.01)
+        row = {
+            "network": f"conv {nx.CHANNELS[0]}-{nx.CHANNELS[1]}, dense {nx.HIDDEN}",
+            "norm": nx.NAMES[norm],
+            "batch": CONV_BATCH,
+            "dtype": "float64",
+            "numpy_ms": 1e3
+            * measure(lambda m=model, o=opt: convnet.train_step(m, o, X, y))["median"],
+        }
+        if torch is not None:
+            row.update(_measure_torch(torch, _torch_convnet(torch, X, y, norm)))
+            row["numpy_over_torch"] = row["numpy_ms"] / row["torch_ms"]
+        rows.append(row)
+        print(f"  convnet {row['norm']}: {row['numpy_ms']:.3f} ms", file=sys.stderr)
+    return rows
+
+
+def _torch_convnet(torch, X, y, norm):
+    """Lesson 06's network in PyTorch (float64, NCHW), SGD with momentum 0.9."""
+    from torch import nn
+
+    from course_lib import norm_experiments as nx
+
+    def normalization(c: int, dense: bool):
+        if norm == "batch":
+            return (nn.BatchNorm1d if dense else nn.BatchNorm2d)(c, momentum=0.1, eps=1e-5)
+        if norm == "group":
+            return nn.GroupNorm(nx.GROUPS, c, eps=1e-5)
+        return nn.Identity()
+
+    torch.manual_seed(0)
+    bias = norm is None
+    c1, c2 = nx.CHANNELS
+    model = nn.Sequential(
+        nn.Conv2d(1, c1, 3, padding=1, bias=bias), normalization(c1, False), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1, bias=bias), normalization(c2, False), nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * 4, nx.HIDDEN, bias=bias), normalization(nx.HIDDEN, True), nn.ReLU(),
+        nn.Linear(nx.HIDDEN, 10),
+    ).double().train()  # fmt: skip
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    loss_fn = nn.CrossEntropyLoss()
+    Xt, yt = torch.from_numpy(X).reshape(-1, 1, 8, 8), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(Xt), yt)
+        loss.backward()
+        opt.step()
+
+    return step
+
+
 # --------------------------------------------------------------------- report
 
 
@@ -446,7 +633,10 @@ def table(results: dict) -> str:
         nb = results["notebooks"]
         lines += ["", "Notebook execution (fresh kernel, top to bottom)   seconds"]
         for entry in nb["lessons"].values():
-            shown = "missing" if entry.get("missing") else f"{entry['seconds']:.1f}"
+            if "seconds" in entry:
+                shown = f"{entry['seconds']:.1f}"
+            else:
+                shown = "missing" if entry.get("missing") else "skipped"
             lines.append(f"  {entry['notebook']:<46} {shown:>8}")
         total = f"{nb['total_s']:.1f}" + ("" if nb["complete"] else " (incomplete)")
         lines.append(f"  {'series total (target <= 90 s)':<46} {total:>8}")
@@ -463,8 +653,9 @@ def table(results: dict) -> str:
         ]
         for number, entry in results["widgets"].items():
             widget = entry["widget"].removeprefix("course_lib.")
-            if "error" in entry:
-                lines.append(f"  {number:<7}{widget:<46}  {entry['error'][:60]}")
+            if "error" in entry or "skipped" in entry:
+                why = entry.get("error") or entry["skipped"]
+                lines.append(f"  {number:<7}{widget:<46}  {why[:60]}")
                 continue
             lines.append(
                 f"  {number:<7}{widget:<46}{_fmt(entry['median_ms']):>8}"
@@ -511,6 +702,42 @@ def table(results: dict) -> str:
             if torch:
                 line += _torch_cells(r, r.get("numpy_over_torch"))
             lines.append(line)
+    if "grading" in results:
+        g = results["grading"]
+        lines += ["", "Autograding (nbgrader, the course's default limits, kernel start included)"]
+        lines.append(f"  {'lesson':<34}{'s per submission':>18}{'CPU s':>8}")
+        for entry in g["lessons"].values():
+            lines.append(
+                f"  {entry['assignment']:<34}{entry['seconds_per_submission']:>18.1f}"
+                f"{entry.get('cpu_seconds_per_submission', float('nan')):>8.1f}"
+            )
+        c = g["class"]
+        if c:
+            mix = ", ".join(f"{v} {k}" for k, v in c["mix"].items())
+            lines.append(f"  {c['submissions']} submissions of {c['assignment']} ({mix}):")
+            for key in sorted(k for k in c if k.endswith("_workers_s")):
+                n = int(key.split("_")[0])
+                per_min = 60 * c["submissions"] / c[key]
+                cpu = c.get(f"{n}_workers_cpu_s", float("nan")) / c["submissions"]
+                lines.append(
+                    f"    {n} worker(s): {c[key]:7.0f} s wall, {per_min:5.1f} submissions/min,"
+                    f" {cpu:.1f} CPU s per submission"
+                )
+            if "speedup" in c:
+                lines.append(f"    speed-up with 2 workers: {c['speedup']:.2f}x")
+
+    if "convnet" in results:
+        torch = any("torch_ms" in r for r in results["convnet"])
+        head = f"  {'lesson 06 conv net (batch 32, float64)':<40}{'numpy ms':>10}"
+        if torch:
+            head += _torch_head(threads)
+        lines += ["", "One training step of the conv net (target: numpy <= 3x torch ms)", head]
+        for r in results["convnet"]:
+            label = f"{r['network']}, {r['norm']}"
+            line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
+            if torch:
+                line += _torch_cells(r, r.get("numpy_over_torch"))
+            lines.append(line)
     lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
     return "\n".join(lines)
 
@@ -520,6 +747,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--skip", nargs="*", default=[], choices=PARTS)
     parser.add_argument("--no-torch", action="store_true", help="leave PyTorch out")
     parser.add_argument("--json", type=Path, default=ROOT / "build" / "bench.json")
+    parser.add_argument(
+        "--grading-class", type=int, default=100, help="simulated submissions (lesson 03)"
+    )
     args = parser.parse_args(argv)
     torch_too = not args.no_torch and _torch() is not None
     start = time.perf_counter()
@@ -533,6 +763,10 @@ def main(argv: list[str]) -> int:
         results["bn"] = bench_bn(torch_too)
     if "mlp" not in args.skip:
         results["mlp"] = bench_mlp(torch_too)
+    if "grading" not in args.skip:
+        results["grading"] = bench_grading(args.grading_class)
+    if "convnet" not in args.skip:
+        results["convnet"] = bench_convnet(torch_too)
     results["took_s"] = time.perf_counter() - start
     print(table(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -308,7 +308,9 @@ def prepare(
     nb.metadata["title"] = title
     widgets = 0
     for cell in nb.cells:
-        if cell.cell_type == "markdown":
+        if cell.cell_type == "markdown":  # a written answer: its model answer, no markers
+            lines = cell.source.splitlines()
+            cell.source = "\n".join(line for line in lines if not _is_marker(line))
             cell.source = embed_images(cell.source, base)
         elif cell.cell_type == "code":
             cell.source = _strip_source(cell.source)

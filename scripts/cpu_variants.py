@@ -8,7 +8,9 @@
 Learners' laptops, JupyterHub servers and Binder compute the lessons with other
 floating-point kernels than the machine that stored the outputs: the BLAS kernel that
 OpenBLAS picks at run time, numpy's own SIMD code paths (``np.exp``, reductions), the
-number of BLAS threads. Their last bits differ, so a stored output that shows round-off
+number of BLAS threads, and for lesson 07 PyTorch's own SIMD level
+(``ATEN_CPU_CAPABILITY``) and the instruction set of the MKL inside it
+(``MKL_ENABLE_INSTRUCTIONS``). Their last bits differ, so a stored output that shows round-off
 digits, or an experiment that swings with the last bit, fails there. Each variant below
 re-executes every notebook under nbval strict (``make test``'s settings) with one such
 machine simulated through environment variables, and checks that the simulation took
@@ -50,24 +52,41 @@ class Variant:
 VARIANTS = (
     Variant(
         "sse",
-        "an older or low-power x86 laptop: Sandybridge BLAS, numpy's baseline SIMD, 1 thread",
+        "an older or low-power x86 laptop: Sandybridge BLAS, numpy's baseline SIMD, 1 thread; "
+        "PyTorch without AVX",
         "Sandybridge",
         "avx",
-        {"NPY_DISABLE_CPU_FEATURES": NUMPY_ABOVE_BASELINE, "OPENBLAS_NUM_THREADS": "1"},
+        {
+            "NPY_DISABLE_CPU_FEATURES": NUMPY_ABOVE_BASELINE,
+            "OPENBLAS_NUM_THREADS": "1",
+            "ATEN_CPU_CAPABILITY": "default",
+            "MKL_ENABLE_INSTRUCTIONS": "SSE4_2",
+        },
     ),
     Variant(
         "avx2",
-        "an AVX2 machine (most laptops, AMD Zen servers): Haswell BLAS, numpy AVX2, 2 threads",
+        "an AVX2 machine (most laptops, AMD Zen servers): Haswell BLAS, numpy AVX2, 2 threads; "
+        "PyTorch AVX2",
         "Haswell",
         "avx2",
-        {"NPY_DISABLE_CPU_FEATURES": NUMPY_AVX512, "OPENBLAS_NUM_THREADS": "2"},
+        {
+            "NPY_DISABLE_CPU_FEATURES": NUMPY_AVX512,
+            "OPENBLAS_NUM_THREADS": "2",
+            "ATEN_CPU_CAPABILITY": "avx2",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        },
     ),
     Variant(
         "avx512",
-        "an AVX-512 Intel server: SkylakeX BLAS, numpy AVX-512, 3 threads (more than cores)",
+        "an AVX-512 Intel server: SkylakeX BLAS, numpy AVX-512, 3 threads (more than cores); "
+        "PyTorch AVX-512",
         "SkylakeX",
         "avx512f",
-        {"OPENBLAS_NUM_THREADS": "3"},
+        {
+            "OPENBLAS_NUM_THREADS": "3",
+            "ATEN_CPU_CAPABILITY": "avx512",
+            "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+        },
     ),
 )
 
@@ -97,11 +116,28 @@ def reported_kernel(env: dict) -> str:
     return done.stdout.strip() or f"unknown ({done.stderr.strip()[-200:]})"
 
 
+def reported_torch_level(env: dict) -> str | None:
+    """The SIMD level PyTorch reports under ``env``, or None without PyTorch."""
+    code = (
+        "import importlib.util, sys\n"
+        "if importlib.util.find_spec('torch') is None: sys.exit(0)\n"
+        "import torch; print(torch.backends.cpu.get_cpu_capability())"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True
+    )
+    return done.stdout.strip() or None
+
+
 def run_variant(variant: Variant, pytest_args: list[str]) -> dict:
     env = {**os.environ, **variant.environment()}
     kernel = reported_kernel(variant.environment())
     if kernel.lower() != variant.coretype.lower():
         return {"variant": variant.name, "ok": False, "why": f"OpenBLAS reports {kernel}"}
+    wanted = variant.env.get("ATEN_CPU_CAPABILITY")
+    level = reported_torch_level(variant.environment())
+    if level is not None and wanted and level.lower() != wanted.lower():
+        return {"variant": variant.name, "ok": False, "why": f"PyTorch reports {level}"}
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *pytest_args]
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)

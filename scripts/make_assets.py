@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 import course_lib  # noqa: E402
+from course_lib.lessons import OPTIONAL  # noqa: E402
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 
@@ -27,7 +28,12 @@ def collect() -> dict[str, object]:
     for info in pkgutil.iter_modules(course_lib.__path__):
         if info.name.startswith("_") or info.ispkg:
             continue
-        module = importlib.import_module(f"course_lib.{info.name}")
+        try:
+            module = importlib.import_module(f"course_lib.{info.name}")
+        except ModuleNotFoundError as exc:
+            if exc.name in OPTIONAL:  # the module of a lesson whose package is not installed
+                continue
+            raise
         for name, make in getattr(module, "ASSETS", {}).items():
             if name in found:
                 raise SystemExit(f"asset {name} is defined twice")

@@ -43,6 +43,7 @@ import re
 import shutil
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -75,6 +76,7 @@ the student version; every notebook gets a short header; autograde gives a cell
 
 import os
 
+import zmq
 from nbgrader.preprocessors import (
     CheckCellMetadata,
     ClearHiddenTests,
@@ -130,15 +132,23 @@ c.IncludeHeaderFooter.header = os.path.join(os.path.dirname(__file__), "header.i
 
 # Autograde and validate: a cell that runs longer is interrupted and scored 0.
 c.Execute.timeout = 30
+
+# The kernels that autograde and validate start talk to nbgrader over TCP on this
+# machine: encrypt it with CurveZMQ keys, as ipykernel asks (without them every
+# kernel logs "Kernel is running over TCP without encryption").
+if zmq.has("curve"):
+    c.KernelManager.transport_encryption = "auto"
 '''
 
 HEADER_TEXT = (
     "**Exercise version.** Write your code where a cell says `# YOUR CODE HERE` "
     "(replace the `raise NotImplementedError()` line), then run the cell below it: "
     "it checks your function at once and names the mistake when there is one. "
-    "The *Graded checks* at the end run the same checks plus hidden ones; a "
+    "The *Graded checks* at the end run the same checks again (when an instructor "
+    "grades the notebook with nbgrader, hidden tests on other data run there too); a "
     "`NotImplementedError` or `AssertionError` there means an exercise is not "
-    "done yet. The rest of the lesson runs without your code."
+    "done yet. A written question has a cell saying *YOUR ANSWER HERE*: replace it "
+    "with your answer. The rest of the lesson runs without your code."
 )
 
 
@@ -153,6 +163,13 @@ def is_solution(cell: dict) -> bool:
 
 def is_graded(cell: dict) -> bool:
     return bool(nbgrader_meta(cell).get("grade"))
+
+
+def is_written_answer(cell: dict) -> bool:
+    """A manually graded written answer: a markdown cell that is both solution and
+    graded. The instructor version holds the model answer; the release says
+    "YOUR ANSWER HERE" (nbgrader's text stub)."""
+    return cell.get("cell_type") == "markdown" and is_solution(cell) and is_graded(cell)
 
 
 def is_feedback(cell: dict) -> bool:
@@ -184,9 +201,11 @@ def one_assignment_per_lesson(paths: Iterable[Path]) -> dict[str, list]:
 
 
 def lesson_notebooks(selected: Sequence[str] = (), suffix: str = ".ipynb") -> list[Path]:
-    """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their ``.py`` sources, with
-    ``suffix=".py"``), or those whose names start with one of ``selected``."""
-    paths = sorted(NOTEBOOKS.glob(f"[0-9][0-9]_*{suffix}"))
+    """The instructor notebooks ``notebooks/NN_*.ipynb`` (or their jupytext sources
+    ``notebooks/src/NN_*.py``, with ``suffix=".py"``), or those whose names start with
+    one of ``selected``."""
+    folder = NOTEBOOKS / "src" if suffix == ".py" else NOTEBOOKS
+    paths = sorted(folder.glob(f"[0-9][0-9]_*{suffix}"))
     if selected:
         paths = [p for p in paths if any(p.name.startswith(s) for s in selected)]
     return paths
@@ -285,7 +304,8 @@ def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     Exercise cells (solution, feedback, graded) are kept whole. Before them,
     only top-level statements that define a name a later kept statement reads
     are kept (a cell that does not parse is kept whole). The markdown cell
-    just before each exercise cell stays, for the reader.
+    just before each exercise cell stays, for the reader. Written answers are
+    left out: they are graded by hand, not by running the slice.
     """
     cells = nb.cells
     keep: dict[int, str] = {}
@@ -324,7 +344,12 @@ def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
             new = copy.deepcopy(cell)
             new.source = keep[i]
             out.cells.append(new)
-        elif cell.cell_type == "markdown" and i + 1 in keep and is_exercise(cells[i + 1]):
+        elif (
+            cell.cell_type == "markdown"
+            and not is_written_answer(cell)
+            and i + 1 in keep
+            and is_exercise(cells[i + 1])
+        ):
             out.cells.append(copy.deepcopy(cell))
     return out
 
@@ -419,8 +444,19 @@ def nbgrader_api(course_dir: Path):
 
 
 def run_nbgrader(course_dir: Path, command: str, *args, **kwargs) -> dict:
-    """``nbgrader_api(course_dir).<command>(...)``; raises RuntimeError with its log on failure."""
-    result = getattr(nbgrader_api(course_dir), command)(*args, **kwargs)
+    """``nbgrader_api(course_dir).<command>(...)``; raises RuntimeError with its log on failure.
+
+    nbgrader 0.9's gradebook makes SQLAlchemy 2 warn (SAWarning, "Object of type
+    <SubmittedAssignment> not in session ...") about how nbgrader.api adds objects to
+    the session; harmless for the grades, and nothing for an instructor to act on:
+    silenced for nbgrader.api only.
+    """
+    with warnings.catch_warnings():
+        with contextlib.suppress(ImportError):
+            from sqlalchemy.exc import SAWarning
+
+            warnings.filterwarnings("ignore", category=SAWarning, module=r"nbgrader\.api")
+        result = getattr(nbgrader_api(course_dir), command)(*args, **kwargs)
     if not result.get("success"):
         log = "\n".join(filter(None, [result.get("error"), result.get("log")]))
         raise RuntimeError(f"nbgrader {command} {' '.join(map(str, args))} failed:\n{log}")
@@ -465,9 +501,19 @@ def _region_lines(nb: dict, begin: str, end: str) -> set[str]:
 
 
 def secret_lines(nb: dict) -> set[str]:
-    """Every significant line of the solution regions and hidden tests of a notebook."""
-    return _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION) | _region_lines(
-        nb, BEGIN_HIDDEN, END_HIDDEN
+    """Every significant line of the solution regions, the hidden tests and the model
+    answers of written questions (whole cells, without markers) of a notebook."""
+    answers = {
+        s
+        for cell in nb["cells"]
+        if is_written_answer(cell)
+        for s in map(_significant, _src(cell).splitlines())
+        if s
+    }
+    return (
+        _region_lines(nb, BEGIN_SOLUTION, END_SOLUTION)
+        | _region_lines(nb, BEGIN_HIDDEN, END_HIDDEN)
+        | answers
     )
 
 
@@ -582,7 +628,9 @@ Written by `make student` (scripts/release.py) from the lessons in `notebooks/`.
 Each folder is one lesson. The exercises have their solutions removed: write
 yours where a cell says `# YOUR CODE HERE` and run the cell below it for
 immediate feedback. The graded checks at the end of each notebook run the same
-checks plus hidden ones, as an instructor's autograder would.
+checks again; hidden tests on other data run there only when an instructor grades
+the notebook with nbgrader. Written questions: replace *YOUR ANSWER HERE* with
+your answer.
 
 The notebooks in `notebooks/` are the instructor versions, with the solutions.
 `make student` keeps a notebook here that you have edited; `python
@@ -602,8 +650,12 @@ def build_release(
     out: Path | None = DEFAULT_RELEASE,
     force: bool = False,
     scratch: bool = True,
-) -> list[str]:
-    """Build the course directory and the release; return the assignments released."""
+) -> tuple[list[str], list[str]]:
+    """Build the course directory and the release.
+
+    Returns (the assignments released, the notebooks of ``out`` kept because a learner
+    edited them, relative to ``out``).
+    """
     paths = lesson_notebooks(selected)
     if not paths:
         raise SystemExit(f"no lesson notebook in notebooks/ matches {list(selected) or 'NN_*'}")
@@ -615,12 +667,11 @@ def build_release(
     problems = check_release(course_dir, lessons)
     if problems:
         raise SystemExit("the release is not clean:\n  " + "\n  ".join(problems))
+    kept: list[str] = []
     if out is not None:
         kept = copy_release(course_dir, lessons, out, force)
         (out / "README.md").write_text(LEARNER_README)
-        for rel in kept:
-            print(f"kept {out.name}/{rel}: it has your changes (--force replaces it)")
-    return list(lessons)
+    return list(lessons), kept
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -643,15 +694,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     course_dir = args.course_dir.expanduser().resolve() if args.course_dir else DEFAULT_COURSE_DIR
     scratch = args.course_dir is None
-    released = build_release(
+    assignments, kept = build_release(
         args.lessons, course_dir, DEFAULT_RELEASE if scratch else None, args.force, scratch
     )
     where = DEFAULT_RELEASE if scratch else course_dir / "release"
-    print(
-        f"released {len(released)} lesson(s) into {where.relative_to(ROOT) if scratch else where}"
-    )
-    for name in released:
-        print(f"  {name}/{name}.ipynb")
+    written = [f"{name}/{name}.ipynb" for name in assignments]
+    written = [rel for rel in written if rel not in kept]
+    into = where.relative_to(ROOT) if scratch else where
+    print(f"released {len(written)} lesson(s) into {into}")
+    for rel in written:
+        print(f"  {rel}")
+    if kept:
+        print(f"kept {len(kept)} lesson(s) you have edited (--force replaces them):")
+        for rel in kept:
+            print(f"  {rel}")
     return 0
 
 

@@ -3,8 +3,8 @@
     python scripts/run_notebooks.py            # every notebook
     python scripts/run_notebooks.py 03 04      # only these lessons
 
-Each ``notebooks/NN_name.py`` (jupytext percent format) is the source; the paired
-``.ipynb`` is rebuilt from it, executed top to bottom in a fresh kernel, and
+Each ``notebooks/src/NN_name.py`` (jupytext percent format) is the source; the paired
+``notebooks/NN_name.ipynb`` is rebuilt from it, executed top to bottom in a fresh kernel, and
 written without execution timestamps or widget state (cell tags, nbgrader and
 slide metadata and the kernelspec are kept; the transient output of cells tagged
 ``progress`` is dropped). Cell ids are numbered so that re-running gives the same file.
@@ -27,6 +27,8 @@ import release  # this script's folder is on sys.path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# Sources in notebooks/src/, out of the way of learners who browse notebooks/.
+JUPYTEXT_FORMATS = "ipynb,src//py:percent"
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
 
@@ -40,7 +42,7 @@ def lesson_sources(selected: list[str]) -> list[Path]:
 def build(source: Path) -> nbformat.NotebookNode:
     nb = jupytext.read(source)
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
-    nb.metadata["jupytext"] = {"formats": "ipynb,py:percent"}
+    nb.metadata["jupytext"] = {"formats": JUPYTEXT_FORMATS}
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"c{i:03d}"
     return nb
@@ -108,7 +110,7 @@ def main(argv: list[str]) -> int:
     for source in lesson_sources(argv):
         start = time.perf_counter()
         nb = execute(build(source))
-        target = source.with_suffix(".ipynb")
+        target = NOTEBOOKS / source.with_suffix(".ipynb").name
         nbformat.write(nb, target)
         took = time.perf_counter() - start
         total += took

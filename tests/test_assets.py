@@ -18,5 +18,5 @@ def test_assets_match_the_declared_figures():
     on_disk = {p.name for p in (ROOT / "assets").glob("*.png")}
     assert declared, "no lesson module declares ASSETS"
     assert on_disk == declared, "run `make assets`"
-    for lesson in ("01", "02", "03", "04", "05"):
+    for lesson in ("01", "02", "03", "04", "05", "06"):
         assert any(name.startswith(lesson) for name in declared), f"lesson {lesson} has no asset"

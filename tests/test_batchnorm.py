@@ -229,6 +229,50 @@ def test_compiled_backward_matches_the_numpy_form_at_larger_sizes(m, n, dtype):
         np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol * np.abs(e).max())
 
 
+def _forward_numpy(z, gamma, beta, eps=1e-5):
+    """The lesson's four formulas in whole-array numpy, in float64: the compiled
+    forward's oracle."""
+    z = np.asarray(z, dtype=np.float64)
+    mu = z.mean(axis=0)
+    var = ((z - mu) ** 2).mean(axis=0)
+    x_hat = (z - mu) / np.sqrt(var + eps)
+    return gamma * x_hat + beta, x_hat, var
+
+
+@pytest.mark.parametrize(
+    "m,n,dtype,loc",
+    [
+        (256, 512, np.float64, 0.5),
+        (256, 512, np.float32, 0.5),
+        (3000, 7, np.float64, -3.0),
+        (2, 1000, np.float32, 0.0),
+        (64, 16, np.float64, 1e6),  # a mean far from 0: the two-pass variance keeps digits
+        (64, 16, np.float32, 1e3),
+    ],
+)
+def test_compiled_forward_matches_the_numpy_formulas(m, n, dtype, loc):
+    z, gamma, beta, _ = _batch(m, n, seed=m + n, loc=loc, scale=2.0)
+    out_e, x_hat_e, var_e = _forward_numpy(z.astype(dtype), gamma, beta)
+    out, cache = batchnorm_forward(z.astype(dtype), gamma, beta)
+    # float32: the kernel computes in float64 and rounds once; numpy's float64 oracle
+    # of the same float32 batch is exact to about 1e-7 of each value's scale.
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    for got, expected in ((out, out_e), (cache.x_hat, x_hat_e), (cache.var, var_e)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=rtol * np.abs(expected).max())
+
+
+def test_forward_accepts_strided_and_fortran_ordered_z():
+    z, gamma, beta, _ = _batch(12, 6, seed=22)
+    expected, cache = batchnorm_forward(z, gamma, beta)
+    wide = np.zeros((12, 12))
+    wide[:, ::2] = z
+    for variant in (np.asfortranarray(z), wide[:, ::2]):
+        out, got = batchnorm_forward(variant, gamma, beta)
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(got.x_hat, cache.x_hat)
+
+
 def test_backward_accepts_strided_and_fortran_ordered_dout():
     z, gamma, beta, dout = _batch(12, 6, seed=21)
     _, cache = batchnorm_forward(z, gamma, beta)
@@ -241,7 +285,7 @@ def test_backward_accepts_strided_and_fortran_ordered_dout():
 
 
 def test_importing_the_course_does_not_import_numba():
-    # numba is imported by the first backward pass, not by lessons that never run one.
+    # numba is imported by the first forward or backward pass, not with the course.
     code = (
         "import sys, course_lib.batchnorm, course_lib.network, course_lib.checks; "
         "assert 'numba' not in sys.modules, 'numba imported'"
@@ -327,7 +371,7 @@ def test_float32_in_float32_out_and_close_to_float64():
     z32 = z.astype(np.float32)
     out32, cache32 = batchnorm_forward(z32, gamma.astype(np.float32), beta.astype(np.float32))
     assert out32.dtype == np.float32
-    assert all(a.dtype == np.float32 for a in cache32[:5])
+    assert all(a.dtype == np.float32 for a in cache32[:4])
     np.testing.assert_allclose(out32, out64, rtol=1e-4, atol=1e-5)
     for backward in BACKWARDS:
         grads32 = backward(dout.astype(np.float32), cache32)
@@ -357,12 +401,12 @@ def test_inputs_are_never_modified():
     gamma_row = gamma.reshape(1, -1)
     copies = [a.copy() for a in (z, gamma_row, beta, dout)]
     _, cache = batchnorm_forward(z, gamma_row, beta)
-    cache_copies = [a.copy() for a in cache[:5]]
+    cache_copies = [a.copy() for a in cache[:4]]
     for backward in BACKWARDS:
         backward(dout, cache)
     for a, b in zip((z, gamma_row, beta, dout), copies, strict=True):
         np.testing.assert_array_equal(a, b)
-    for a, b in zip(cache[:5], cache_copies, strict=True):
+    for a, b in zip(cache[:4], cache_copies, strict=True):
         np.testing.assert_array_equal(a, b)
 
 

@@ -85,3 +85,32 @@ def test_explorer_redraws_on_every_slider_and_prints_statistics():
     assert "-7" in table.value and "damps" in table.value
     box.sliders["eps"].value = 1e-8
     assert "ε ≪ σ²" in table.value and "damps" not in table.value
+
+
+def test_explorer_frames_look_like_a_full_redraw_of_the_same_state():
+    # The explorer draws axes and titles once and only the histograms and lines per frame
+    # (blitting); the frame must show what a full draw of the same state shows.
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    from course_lib._widgets import figure_png
+
+    box = bn_plots.batchnorm_explorer(m=256, seed=0)
+    settings = {"gamma": 2.0, "beta": -1.5, "eps": 1e-2, "mean": -12.0, "spread": 0.2}
+    for name, value in settings.items():
+        box.sliders[name].value = value
+    box.sliders["shape"].value = "two bumps"
+    frame = np.asarray(Image.open(io.BytesIO(box.children[1].value)).convert("RGB"), float)
+
+    fig = Figure(figsize=(7.2, 2.6), dpi=72)  # the explorer's figure, drawn in full
+    fig.subplots_adjust(left=0.02, right=0.98, bottom=0.2, top=0.88, wspace=0.08)
+    view = bn_plots._HistogramsView(tuple(fig.subplots(1, 2)))
+    z = settings["mean"] + settings["spread"] * bn_plots.input_sample("two bumps", 256, 0)
+    view.update(z, bn_plots._bn_column(z, settings["gamma"], settings["beta"], settings["eps"]))
+    full = np.asarray(Image.open(io.BytesIO(figure_png(fig))).convert("RGB"), float)
+
+    assert frame.shape == full.shape
+    differ = np.abs(frame - full).max(axis=2) > 8
+    assert differ.mean() < 0.002, f"{differ.sum()} pixels differ"  # only where lines cross ticks

@@ -313,6 +313,8 @@ def _widget_state(page: Page, cell) -> list[str]:
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda lesson: lesson.notebook)
 def test_lesson_runs_in_jupyterlab(lab: Lab, browser, lesson):
+    if lesson.skip_reason():  # an optional package is missing (lesson 07: PyTorch)
+        pytest.skip(lesson.skip_reason())
     source = lab.root / "notebooks" / f"{lesson.notebook}.ipynb"
     assert source.exists(), f"{source.name} is missing"
     stored = json.loads(source.read_text(encoding="utf-8"))

@@ -117,7 +117,7 @@ def test_forward_unbiased_variance():
         mu, var = z.mean(0), z.var(0, ddof=1)
         return gamma * (z - mu) / np.sqrt(var + eps) + beta, None
 
-    _assert_rejected(_forward_check(fn), "unbiased variance", "ddof")
+    _assert_rejected(_forward_check(fn), "unbiased variance", "dividing by m − 1")
 
 
 def test_forward_wrong_axis_is_layer_norm():
@@ -140,7 +140,7 @@ def test_forward_statistics_of_the_whole_array():
     def fn(z, gamma, beta, eps=1e-5):
         return gamma * (z - z.mean()) / np.sqrt(z.var() + eps) + beta, None
 
-    _assert_rejected(_forward_check(fn), "whole array")
+    _assert_rejected(_forward_check(fn), "whole batch at once")
 
 
 def test_forward_gamma_beta_swapped():
@@ -156,7 +156,7 @@ def test_forward_without_scale_and_shift():
         mu, var = _stats(z)
         return (z - mu) / np.sqrt(var + eps), None
 
-    _assert_rejected(_forward_check(fn), "z_norm", "γ·z_norm + β")
+    _assert_rejected(_forward_check(fn), "normalized value x̂", "scales it by γ and shifts it by β")
 
 
 def test_forward_divided_by_the_variance():
@@ -204,11 +204,11 @@ def _mutant(make_dz=None, *, grads=None):
 BACKWARD_MUTANTS = {
     "mean term missing": (
         _mutant(lambda d, xh, g, r, m, dg, db, c: g * r * (d - xh * dg / m)),
-        ["the mean term is missing"],
+        ["the mean path is missing", "node (1)"],
     ),
     "variance term missing": (
         _mutant(lambda d, xh, g, r, m, dg, db, c: g * r * (d - db / m)),
-        ["the variance term is missing"],
+        ["the variance path is missing", "nodes (6) to (3)"],
     ),
     "mu and var treated as constants": (
         _mutant(lambda d, xh, g, r, m, dg, db, c: g * r * d),
@@ -238,7 +238,7 @@ BACKWARD_MUTANTS = {
     ),
     "dgamma and dbeta as means": (
         _mutant(grads=lambda d, xh, dg, db: (dg / d.shape[0], db / d.shape[0])),
-        ["sums over the batch, not means"],
+        ["averages over the batch", "sums, not means"],
     ),
     "dgamma not summed": (
         _mutant(grads=lambda d, xh, dg, db: (d * xh, db)),
@@ -256,7 +256,9 @@ def test_backward_mutant_is_rejected_with_its_hint(name):
 def test_backward_fd_relative_errors_are_reported_on_failure():
     backward, _ = BACKWARD_MUTANTS["mean term missing"]
     result = _backward_check(good_forward, backward)
-    assert any("finite differences" in d for d in result.details)
+    note = [d for d in result.details if d.startswith("gradient check against central")]
+    assert note and "a bug" in note[0] and "dγ below 1e-07: correct" in note[0], result
+    assert "(below 1e-07: correct; above 1e-04: a bug)" in note[0]
 
 
 def test_backward_with_dgamma_computed_from_z():
@@ -269,7 +271,7 @@ def test_backward_with_dgamma_computed_from_z():
         dz, _, dbeta = good_backward(dout, cache)
         return dz, (dout * cache["z"]).sum(0), dbeta
 
-    _assert_rejected(_backward_check(forward, backward), "not Σ dout·z")
+    _assert_rejected(_backward_check(forward, backward), "not the input z")
 
 
 def test_backward_nan_on_a_constant_feature_is_explained():
@@ -299,6 +301,27 @@ def test_backward_with_a_forward_whose_cache_the_backward_cannot_use():
         return good_forward(z, gamma, beta, eps)[0], None
 
     _assert_rejected(_backward_check(forward, good_backward), "raised", "TypeError")
+
+
+def test_a_wrong_keyword_names_the_keyword_not_a_line_of_the_checker():
+    def forward(z, gamma, beta, epsilon=1e-5):  # the exercise's def line says eps
+        return good_forward(z, gamma, beta, epsilon)
+
+    result = _forward_check(forward)
+    assert not result and "(line" not in result.hint, result.hint
+    assert "the checker passes the keyword argument eps=..." in result.hint
+    assert "batchnorm_forward(z, gamma, beta, eps=...)" in result.hint
+    assert "unexpected keyword argument 'eps'" in result.more_hint
+
+
+def test_an_error_in_the_learners_code_reports_the_learners_line():
+    def forward(z, gamma, beta, eps=1e-5):
+        mu = z.mean(axis=0)
+        return gamma * (z - mu) / undefined_name + beta, None  # noqa: F821
+
+    result = _forward_check(forward)
+    line = forward.__code__.co_firstlineno + 2
+    assert f"NameError: name 'undefined_name' is not defined (line {line})" in result.hint
 
 
 # ------------------------------------------------------------------ hostile functions

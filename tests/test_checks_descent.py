@@ -119,6 +119,11 @@ def step_only_w(X, y, w, b, lr):
     return w - lr * X.T @ (X @ w + b - y) / len(y)
 
 
+def step_elementwise(X, y, w, b, lr):
+    r = X @ w + b - y
+    return w - lr * (X * r).mean(axis=0), b - lr * r.mean()  # (m, n) * (m,): no fit
+
+
 def step_transposed(X, y, w, b, lr):
     r = X @ w + b - y
     return w - lr * X @ r / len(y), b - lr * r.mean()  # fails on shapes
@@ -127,17 +132,18 @@ def step_transposed(X, y, w, b, lr):
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (step_sign, ["sign error", "subtracts"]),
-        (step_no_mean, ["forgot the 1/m"]),
-        (step_sequential, ["new w", "old (w, b)"]),
-        (step_factor_two, ["twice", "½(ŷ - y)²"]),
+        (step_sign, ["sign error", "against the gradient"]),
+        (step_no_mean, ["m times too large", "average"]),
+        (step_sequential, ["already updated w", "old (w, b)"]),
+        (step_factor_two, ["twice", "½(ŷ − y)²"]),
         (step_no_bias, ["b is missing from the prediction"]),
         (step_b_frozen, ["b was not updated"]),
         (step_no_lr, ["learning rate is missing"]),
-        (step_over_n, ["instead of m"]),
+        (step_over_n, ["number of features n instead of the number of examples m"]),
         (step_in_place, ["modified its input w"]),
         (step_only_w, ["return 2 values"]),
-        (step_transposed, ["raised ValueError"]),
+        (step_transposed, ["raised ValueError", "A has 2 columns but B has 6 rows"]),
+        (step_elementwise, ["could not be broadcast", "takes a matrix product"]),
     ],
     ids=lambda v: getattr(v, "__name__", ""),
 )
@@ -159,6 +165,10 @@ def _h(X):
 
 def lr_lambda_min(X):
     return 2 / np.linalg.eigvalsh(_h(X))[0]
+
+
+def lr_eig_unsorted(X):
+    return 2 / np.linalg.eig(_h(X))[0][-1]  # eig does not sort: not always the largest
 
 
 def lr_no_two(X):
@@ -211,13 +221,14 @@ CAUGHT_ON_THE_FIRST_CASE = {
     ("fn", "words"),
     [
         (lr_lambda_min, ["λ_min", "steepest direction"]),
+        (lr_eig_unsorted, ["smallest one, λ_min", "np.linalg.eig returns the eigenvalues in"]),
         (lr_no_two, ["factor 2 is missing"]),
-        (lr_no_half_in_loss, ["factor 2 is missing", "without the ½"]),
-        (lr_no_mean, ["forgot the 1/m"]),
-        (lr_no_ones, ["column of ones"]),
+        (lr_no_half_in_loss, ["factor 2 is missing"]),
+        (lr_no_mean, ["Hessian is m times too large"]),
+        (lr_no_ones, ["bias b is missing from the Hessian", "always 1"]),
         (lr_covariance, ["centred", "covariance"]),
         (lr_sqrt, ["square root"]),
-        (lr_singular_values, ["singular values"]),
+        (lr_singular_values, ["singular value of X̃"]),
         (lr_diagonal, ["diagonal entry"]),
         (lr_all_eigenvalues, ["has shape (3,), expected ()"]),
     ],
@@ -228,5 +239,7 @@ def test_lr_mistakes_are_named(fn, words):
     assert not result
     for w in words:
         assert w in result.hint, result.hint
+    if fn is lr_no_half_in_loss:  # the second level says where else 1/λ_max comes from
+        assert "without the ½" in result.more_hint
     if fn in CAUGHT_ON_THE_FIRST_CASE:
         assert result.cases_run == 0

@@ -9,8 +9,12 @@ import pytest
 from sklearn.preprocessing import StandardScaler
 
 from course_lib.checks import CheckResult
-from course_lib.checks.normalization import check_fit_normalizer, check_normalize
-from course_lib.normalization import fit_normalizer, normalize
+from course_lib.checks.normalization import (
+    check_fit_normalizer,
+    check_fold_normalization,
+    check_normalize,
+)
+from course_lib.normalization import fit_normalizer, fold_normalization, normalize
 
 
 # --------------------------------------------------------------------------- correct code
@@ -122,7 +126,7 @@ def fit_mutates(X):
     ("fn", "words"),
     [
         (fit_ddof1, ["ddof=1"]),
-        (fit_variance, ["variance σ²", "square root"]),
+        (fit_variance, ["variance σ²", "square root of the variance"]),
         (fit_uncentred, ["without centring"]),
         (fit_wrong_axis, ["wrong axis", "axis=0"]),
         (fit_wrong_axis_transposed, ["wrong axis", "axis=0"]),
@@ -150,6 +154,18 @@ def norm_sigma_squared(X, mu, sigma):
 
 def norm_own_statistics(X, mu, sigma):
     return (X - X.mean(0)) / X.std(0)
+
+
+def norm_own_mean(X, mu, sigma):
+    return (X - X.mean(0)) / sigma
+
+
+def norm_precedence(X, mu, sigma):
+    return X - mu / sigma
+
+
+def norm_sqrt_sigma(X, mu, sigma):
+    return (X - mu) / np.sqrt(sigma)
 
 
 def norm_no_centring(X, mu, sigma):
@@ -186,13 +202,16 @@ def norm_mutates_sigma(X, mu, sigma):
 @pytest.mark.parametrize(
     ("fn", "words"),
     [
-        (norm_sigma_squared, ["σ²", "notes' error", "1/σ_j²"]),
-        (norm_own_statistics, ["own mean", "training set's μ and σ"]),
-        (norm_no_centring, ["forgot to centre"]),
-        (norm_no_scaling, ["forgot to scale"]),
-        (norm_wrong_order, ["order of operations"]),
-        (norm_multiplies, ["multiplied by sigma"]),
-        (norm_args_swapped, ["wrong way round"]),
+        (norm_sigma_squared, ["σ²", "notes' slip", "1/σ_j²"]),
+        (norm_own_statistics, ["their own statistics", "training set's transformation"]),
+        (norm_own_mean, ["their own statistics", "(the mean, here)"]),
+        (norm_precedence, ["operator precedence", "only μ was divided by σ"]),
+        (norm_sqrt_sigma, ["square root of sigma", "already is the standard deviation"]),
+        (norm_no_centring, ["mean was not subtracted"]),
+        (norm_no_scaling, ["centred but not scaled"]),
+        (norm_wrong_order, ["wrong order", "Centre first, then scale"]),
+        (norm_multiplies, ["multiplied by σ instead of dividing"]),
+        (norm_args_swapped, ["each other's role"]),
         (norm_mutates, ["modified its input X"]),
         (norm_mutates_sigma, ["modified its input sigma"]),
     ],
@@ -220,6 +239,109 @@ def test_single_example_own_statistics_points_at_division_by_zero():
     result = check_normalize(own_only_for_singletons)
     assert not result and "single test example" in result.case
     assert "division by zero" in result.hint
+
+
+# --------------------------------------------------------------------------- fold_normalization
+def fold_plain(w, b, mu, sigma):
+    w_raw = w / sigma
+    return w_raw, b - mu @ w_raw
+
+
+def fold_loops(w, b, mu, sigma):
+    w_raw = [w[j] / sigma[j] for j in range(len(w))]
+    b_raw = b
+    for j in range(len(w)):
+        b_raw -= w[j] * mu[j] / sigma[j]
+    return np.array(w_raw), b_raw
+
+
+def fold_by_predictions(w, b, mu, sigma):
+    """Read the raw model off its predictions: at x = 0 and at the unit vectors."""
+    n = len(w)
+    points = np.vstack([np.zeros(n), np.eye(n)])
+    z = (points - mu) / sigma @ w + b
+    return z[1:] - z[0], z[0]
+
+
+@pytest.mark.parametrize("fn", [fold_normalization, fold_plain, fold_loops, fold_by_predictions])
+def test_correct_fold_normalization_passes(fn):
+    result = check_fold_normalization(fn)
+    assert result, str(result)
+    assert result.cases_run == 4
+
+
+def fold_w_times_sigma(w, b, mu, sigma):
+    return w * sigma, b - (mu / sigma) @ w
+
+
+def fold_w_unchanged(w, b, mu, sigma):
+    return w, b - (mu / sigma) @ w
+
+
+def fold_w_over_variance(w, b, mu, sigma):
+    return w / sigma**2, b - (mu / sigma) @ w
+
+
+def fold_b_unchanged(w, b, mu, sigma):
+    return w / sigma, b
+
+
+def fold_b_sign(w, b, mu, sigma):
+    return w / sigma, b + (mu / sigma) @ w
+
+
+def fold_b_without_sigma(w, b, mu, sigma):
+    return w / sigma, b - mu @ w
+
+
+def fold_b_sigma_twice(w, b, mu, sigma):
+    w_raw = w / sigma
+    return w_raw, b - (mu / sigma) @ w_raw
+
+
+def fold_normalizes_weights(w, b, mu, sigma):
+    return (w - mu) / sigma, b - (mu / sigma) @ w
+
+
+def fold_b_per_feature(w, b, mu, sigma):
+    return w / sigma, b - mu * w / sigma  # forgot to add the terms up
+
+
+def fold_mutates(w, b, mu, sigma):
+    w /= sigma
+    return w, b - mu @ w
+
+
+@pytest.mark.parametrize(
+    ("fn", "words"),
+    [
+        (fold_w_times_sigma, ["multiplied by σ"]),
+        (fold_w_unchanged, ["w_raw is w itself"]),
+        (fold_w_over_variance, ["σ²"]),
+        (fold_b_unchanged, ["b_raw is still b", "bias"]),
+        (fold_b_sign, ["wrong way"]),
+        (fold_b_without_sigma, ["without dividing by σ"]),
+        (fold_b_sigma_twice, ["twice"]),
+        (fold_normalizes_weights, ["normalized like inputs"]),
+        (fold_b_per_feature, ["b_raw has shape (2,)"]),
+        (fold_mutates, ["modified its input w"]),
+    ],
+    ids=lambda v: getattr(v, "__name__", ""),
+)
+def test_fold_normalization_mistakes_are_named(fn, words):
+    result = check_fold_normalization(fn)
+    assert not result
+    for w in words:
+        assert w in result.hint, result.hint
+    first = str(result)
+    for line in ("w / sigma", "mu @ w", "(mu / sigma)"):  # no line of a solution at level 1
+        assert line not in first, first
+
+
+def test_fold_normalization_second_level_gives_the_formula():
+    result = check_fold_normalization(fold_b_unchanged)
+    assert "b − Σ_j w_j μ_j / σ_j" in str(result.more())
+    assert "b − Σ_j w_j μ_j / σ_j" not in str(result)
 
 
 # --------------------------------------------------------------------------- the caller's process

@@ -111,15 +111,15 @@ def ignores_beta(running_mean, running_var, z, beta=0.9, unbiased=True):
 
 
 UPDATE_MISTAKES = [
-    (beta_on_new_value, "weight of the OLD value"),
+    (beta_on_new_value, "β is the weight of the old running value"),
     (always_biased, "unbiased=True"),
     (always_unbiased, "unbiased=False"),
-    (stores_sigma, "not σ"),
-    (no_averaging, "just this batch"),
+    (stores_sigma, "stored the standard deviation σ"),
+    (no_averaging, "this batch's statistics alone"),
     (swapped_outputs, "swapped"),
-    (variance_about_running_mean, "not around the running mean"),
-    (forgets_one_minus_beta, "(1 − β)"),
-    (ignores_beta, "`beta` argument"),
+    (variance_about_running_mean, "measured around the running mean"),
+    (forgets_one_minus_beta, "weight 1 − β is missing"),
+    (ignores_beta, "beta argument was ignored"),
 ]
 
 
@@ -175,15 +175,15 @@ def mean_not_subtracted(z, gamma, beta, running_mean, running_var, eps=1e-5):
 
 
 INFERENCE_MISTAKES = [
-    (batch_statistics, "not the mean and variance of z itself"),
-    (eps_forgotten, "ε is forgotten"),
-    (eps_outside_sqrt, "inside the square root"),
-    (eps_hard_coded, "`eps` argument"),
-    (divides_by_variance, "not by the variance"),
-    (squares_the_variance, "do not square"),
+    (batch_statistics, "mean and variance of z itself"),
+    (eps_forgotten, "ε is missing"),
+    (eps_outside_sqrt, "outside the square root"),
+    (eps_hard_coded, "eps argument was ignored"),
+    (divides_by_variance, "divided by the variance"),
+    (squares_the_variance, "squaring it again"),
     (gamma_beta_swapped, "γ scales"),
-    (no_scale_and_shift, "scale and shift"),
-    (mean_not_subtracted, "subtract the running mean"),
+    (no_scale_and_shift, "scale it by γ and shift it by β"),
+    (mean_not_subtracted, "running mean was not subtracted"),
 ]
 
 

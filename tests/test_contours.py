@@ -108,8 +108,8 @@ def test_side_by_side_figure(split):
     mu, sigma = fit_normalizer(X)
     raw = C.ProfileCost.from_data(X, y)
     nrm = C.ProfileCost.from_data(normalize(X, mu, sigma), y)
-    assert raw_ax.get_title().startswith(f"raw: κ = {raw.kappa:.3g}, 2/λmax = {raw.lr_bound:.3g}")
-    assert nrm_ax.get_title().startswith(f"normalized: κ = {nrm.kappa:.3g}")
+    assert raw_ax.get_title().startswith(f"raw: κ(S) = {raw.kappa:.3g}, lr = {raw.lr_optimal:.3g}")
+    assert nrm_ax.get_title().startswith(f"normalized: κ(S) = {nrm.kappa:.3g}")
     for ax in fig.axes:
         path = ax.lines[1]  # [optimum star, path, start]
         assert len(path.get_xdata()) == 13 and path.get_xdata()[0] == 0.0
@@ -124,8 +124,8 @@ def test_convergence_figure(split):
     (ax,) = fig.axes
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     kappas = D.normalization_condition_numbers(split.X_train)
-    assert labels[0].startswith(f"raw: κ = {kappas['raw']:.3g}") and "> 50 steps" in labels[0]
-    assert labels[1].startswith(f"normalized: κ = {kappas['normalized']:.3g}")
+    assert labels[0].startswith(f"raw: κ(H) = {kappas['raw']:.3g}") and "> 50 steps" in labels[0]
+    assert labels[1].startswith(f"normalized: κ(H) = {kappas['normalized']:.3g}")
     # With the measured table: the same learning rates and iteration counts as the table.
     table = D.compare_iterations(split.X_train, split.y_train)
     fig = C.plot_convergence(split.X_train, split.y_train, table, steps=2000)
@@ -159,12 +159,42 @@ def test_explorer_updates_synchronously_on_every_slider():
         box.sliders[name].value = value
         assert image.value != before_img and html.value != before_html, name
     kappa = base.rescaled((10.0, 1.0)).kappa
-    assert f"κ = λmax/λmin = {kappa:.4g}" in html.value
+    assert f"κ(S) = λmax/λmin = {kappa:.4g}" in html.value
     assert "after 7 steps" in html.value and "converges" in html.value
     box.sliders["lr"].value = 1.1
     assert "diverges" in html.value and "never" in html.value
     box.sliders["lr"].value = 1.0
     assert "oscillates forever" in html.value
+
+
+def test_explorer_redraws_only_the_path_and_shows_what_a_full_drawing_shows():
+    from test_normalization import assert_same_picture, full_drawing
+
+    box = C.contour_explorer()
+    live = box.view
+    image = box.children[1]
+    # Every scale and every step axis was drawn when the widget was built ...
+    built = live.blitter.full_draws
+    assert built == max(len(C.SCALES), len(C.STEP_AXES))
+    for name, value in (
+        ("scale", 10.0),
+        ("lr", 0.99),
+        ("steps", 120),
+        ("scale", 1.0),
+        ("steps", 3),
+        ("lr", 1.02),
+    ):
+        box.sliders[name].value = value
+        scale, steps = box.sliders["scale"].value, box.sliders["steps"].value
+        cost = C._explorer_base().rescaled((scale, 1.0))
+        path, _ = cost.descend(box.sliders["lr"].value * cost.lr_bound, steps)
+        np.testing.assert_allclose(np.column_stack(live.view.path.get_data()), path)
+        assert live.view.ax_cost.get_xlim() == (0, C.step_axis(steps))
+        live.view.draw_contours(scale)  # kept as pixels by the widget, drawn here in full
+        assert_same_picture(image.value, full_drawing(live.blitter, live.moving))
+    # ... so no slider move draws the whole figure again.
+    assert live.blitter.full_draws == built
+    assert [C.step_axis(s) for s in (1, 5, 6, 40, 150)] == [5, 5, 10, 50, 150]
 
 
 def test_explorer_reports_the_exact_iteration_count():
@@ -183,7 +213,7 @@ def test_static_fallback_and_assets():
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert (
         fig.axes[0].get_title()
-        == "x₁ scaled by 2: κ = " + f"{C._explorer_base().rescaled((2.0, 1.0)).kappa:.3g}"
+        == "x₁ scaled by 2: κ(S) = " + f"{C._explorer_base().rescaled((2.0, 1.0)).kappa:.3g}"
     )
     assert set(C.ASSETS) == {"02_contours_raw_vs_normalized.png", "02_convergence.png"}
     for make in C.ASSETS.values():

@@ -14,7 +14,7 @@ from sklearn.linear_model import LinearRegression
 from sklearn.metrics import log_loss, mean_squared_error
 
 from course_lib import descent as D
-from course_lib.data import two_feature_data
+from course_lib.data import breast_cancer, two_feature_data
 from course_lib.normalization import fit_normalizer, normalize
 
 
@@ -269,13 +269,95 @@ def test_iterations_to_tolerance():
 
 
 # --------------------------------------------------------------------------- the measurement
-def test_vectorized_search_equals_separate_runs():
+@pytest.mark.parametrize("l2", [0.0, 0.05])
+def test_vectorized_search_equals_separate_runs(l2):
     X, y, _, _ = make_data(14, m=30, n=2, logistic=True)
     lrs = np.array([0.1, 1.0, 5.0, 400.0])
-    got = D._iterations_for_lrs(X, y, lrs, "logistic", 0.45, 500)
-    for lr, its in zip(lrs, got, strict=True):
-        path = D.gradient_descent(X, y, lr, 500, loss="logistic", target_cost=0.45)
+    got, last = D._iterations_for_lrs(X, y, lrs, "logistic", 0.45, 500, l2)
+    for lr, its, end in zip(lrs, got, last, strict=True):
+        path = D.gradient_descent(X, y, lr, 500, loss="logistic", target_cost=0.45, l2=l2)
         assert its == (path.steps if path.reached else None)
+        if path.diverged:
+            assert end == np.inf
+        elif lr <= 1.0:
+            # (The two large rates bounce chaotically: their last costs depend on the
+            # order of the sums in a matrix product, which differs between the two.)
+            assert end == pytest.approx(path.cost[-1], rel=1e-9)
+
+
+# --------------------------------------------------------------------------- the L2 penalty
+@pytest.mark.parametrize("seed", [0, 1])
+def test_penalized_logistic_gradients_match_finite_differences(seed):
+    X, y, w, b = make_data(seed, n=4, logistic=True)
+    dw, db = D.logistic_gradients(X, y, w, b, l2=0.3)
+    ndw, ndb = D.numerical_gradients(X, y, w, b, loss="logistic", l2=0.3)
+    np.testing.assert_allclose(dw, ndw, rtol=1e-6, atol=1e-9)
+    assert db == pytest.approx(ndb, rel=1e-6, abs=1e-9)
+    # The penalty adds l2/2 ||w||^2 to the cost and l2 w to dw; b is not penalized.
+    assert D.logistic_cost(X, y, w, b, 0.3) == pytest.approx(
+        D.logistic_cost(X, y, w, b) + 0.15 * w @ w, rel=1e-14
+    )
+    np.testing.assert_allclose(dw - D.logistic_gradients(X, y, w, b)[0], 0.3 * w, rtol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("C", [1.0, 0.05])
+def test_logistic_minimum_matches_scikit_learn(C):
+    """scikit-learn's LogisticRegression(C) minimizes m x the penalized cost with
+    l2 = 1/(C m) (b not penalized): the same minimum, found by another method."""
+    from sklearn.linear_model import LogisticRegression
+
+    cancer = breast_cancer()
+    X = normalize(cancer.X_train, *fit_normalizer(cancer.X_train))
+    y = cancer.y_train
+    l2 = 1.0 / (C * len(y))
+    w, b, j = D.logistic_minimum(X, y, l2)
+    sk = LogisticRegression(C=C, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(w, sk.coef_[0], rtol=1e-5, atol=1e-6)
+    assert b == pytest.approx(sk.intercept_[0], rel=1e-5, abs=1e-6)
+    assert j == pytest.approx(D.logistic_cost(X, y, w, b, l2), rel=1e-15)
+    assert j <= D.logistic_cost(X, y, sk.coef_[0], sk.intercept_[0], l2)
+    dw, db = D.logistic_gradients(X, y, w, b, l2)  # the gradient vanishes at the minimum
+    assert np.abs(dw).max() < 1e-10 and abs(db) < 1e-10
+
+
+def test_logistic_minimum_on_badly_scaled_separable_data():
+    """Newton's method does not care about the scales: the raw breast-cancer features
+    (separable, spreads 1e5 apart) give the minimum where the gradient vanishes."""
+    cancer = breast_cancer()
+    l2 = 1.0 / len(cancer.y_train)
+    w, b, j = D.logistic_minimum(cancer.X_train, cancer.y_train, l2)
+    dw, db = D.logistic_gradients(cancer.X_train, cancer.y_train, w, b, l2)
+    assert np.abs(dw).max() < 1e-8 and abs(db) < 1e-8
+    for k in range(3):  # no nearby point is lower
+        d = np.random.default_rng(k).normal(size=w.shape) * 1e-4 * np.abs(w).max()
+        assert D.logistic_cost(cancer.X_train, cancer.y_train, w + d, b, l2) >= j
+    with pytest.raises(ValueError, match="l2 must be > 0"):
+        D.logistic_minimum(cancer.X_train, cancer.y_train, 0.0)
+
+
+def test_compare_iterations_with_a_penalty_converges_to_each_minimum():
+    X, y, _, _ = make_data(18, m=60, n=3, logistic=True)
+    X = X * np.array([50.0, 1.0, 0.05]) + np.array([100.0, 0.0, 0.0])
+    l2 = 0.02
+    table = D.compare_iterations(X, y, loss="logistic", l2=l2, max_iter=3000)
+    assert "J - J_min <= 1e-06 (J0 - J_min)" in table.criterion
+    mu, sigma = fit_normalizer(X)
+    for run, A in ((table.raw, X), (table.normalized, normalize(X, mu, sigma))):
+        j_min = D.logistic_minimum(A, y, l2)[2]
+        steps = run.iterations if run.iterations is not None else 3000
+        path = D.gradient_descent(A, y, run.lr, steps, loss="logistic", l2=l2)
+        gap = (path.cost - j_min) / (np.log(2) - j_min)
+        if run.iterations is None:
+            assert gap[-1] > 1e-6 and run.gap_at_end == pytest.approx(gap[-1], rel=1e-9)
+        else:
+            assert gap[-1] <= 1e-6 < gap[-2] and run.gap_at_end is None
+    assert table.normalized.iterations is not None
+    assert table.raw.iterations is None and "did not converge" in str(table)
+    with pytest.raises(ValueError, match="l2 > 0"):
+        D.compare_iterations(X, y, loss="logistic")
+    with pytest.raises(ValueError, match="penalty of the logistic cost"):
+        D.compare_iterations(X, y, l2=0.1)
 
 
 def test_compare_iterations_on_the_synthetic_set():
@@ -365,6 +447,7 @@ def test_no_input_is_modified():
         (lambda X, y, w: D.stable_lr_bound(-np.eye(2)), "no positive eigenvalue"),
         (lambda X, y, w: D.iterations_bound(0.5), "kappa must be >= 1"),
         (lambda X, y, w: D.compare_iterations(X, y > 0, loss="logistic"), "target_cost"),
+        (lambda X, y, w: D.logistic_cost(X, y > 0, w, 0.0, l2=-1.0), "l2 must be"),
         (lambda X, y, w: D.compare_iterations(X, y, max_iter=0), "max_iter"),
         (lambda X, y, w: D.compare_iterations(X, y, factors=(0.5, -1.0)), "factors"),
         (lambda X, y, w: D.squared_error_cost(X, y + 1j, w, 0.0), "y must hold real numbers"),
@@ -376,3 +459,57 @@ def test_bad_input_gives_a_clear_error(call, match):
     X, y, w, _ = make_data(17, m=20, n=2)
     with pytest.raises(ValueError, match=match):
         call(X, y, w)
+
+
+# --------------------------------------------------------------------------- the lesson's numbers
+# Lesson 02 prints iteration counts and a gap. On another CPU the last bits of every
+# cost differ; a count is the same there only if the cost does not cross its target
+# within round-off of the step where it crosses here. These tests require a wide margin.
+MARGIN = 1e-6  # relative; round-off differences are around 1e-13 here
+
+
+def _assert_crossing_is_clear(gap: np.ndarray, t: int, tol: float = 1e-6) -> None:
+    """gap[t] is the first value <= tol, by a margin on both sides."""
+    assert gap[t] <= tol * (1 - MARGIN) and gap[t - 1] >= tol * (1 + MARGIN), (
+        gap[t - 1],
+        gap[t],
+    )
+
+
+def test_lesson_02_synthetic_counts_are_far_from_their_thresholds():
+    split = two_feature_data()
+    X, y = split.X_train, split.y_train
+    table = D.compare_iterations(X, y)
+    j_min = D.least_squares(X, y)[2]
+    mu, sigma = fit_normalizer(X)
+    for run, A in ((table.raw, X), (table.normalized, normalize(X, mu, sigma))):
+        for factor, its in run.tried:  # every count of the search, not only the best
+            path = D.gradient_descent(A, y, factor * run.lr_bound, its + 1)
+            gap = (path.cost - j_min) / (path.cost[0] - j_min)
+            _assert_crossing_is_clear(gap, its)
+    for kappa in D.normalization_condition_numbers(X).values():
+        q = (kappa - 1) / (kappa + 1)
+        exact = math.log(1e-6) / (2 * math.log(q)) if kappa > 1 else 1.0
+        assert abs(exact - round(exact)) > MARGIN or kappa == 1.0
+
+
+def test_lesson_02_breast_cancer_numbers_are_far_from_their_thresholds():
+    cancer = breast_cancer()
+    X, y = cancer.X_train, cancer.y_train
+    l2 = 1.0 / len(y)
+    table = D.compare_iterations(X, y, loss="logistic", l2=l2, max_iter=10_000)
+    nrm = table.normalized
+    Z = normalize(X, *fit_normalizer(X))
+    j_min = D.logistic_minimum(Z, y, l2)[2]
+    path = D.gradient_descent(Z, y, nrm.lr, nrm.iterations + 1, loss="logistic", l2=l2)
+    _assert_crossing_is_clear((path.cost - j_min) / (np.log(2) - j_min), nrm.iterations)
+    # The raw gap is printed with 2 significant digits: it is not near a rounding edge.
+    gap = table.raw.gap_at_end
+    digits = gap / 10 ** math.floor(math.log10(gap)) * 10  # e.g. 15.5 for 0.155
+    assert abs(digits - math.floor(digits) - 0.5) > 1e-3
+    # The best raw rate (lowest final cost) wins clearly over the next one.
+    _, last = D._iterations_for_lrs(
+        X, y, np.array(D.LOGISTIC_FACTORS) * table.raw.lr_bound, "logistic", -np.inf, 10_000, l2
+    )
+    best, second = np.sort(last)[:2]
+    assert second - best > 1e-6 * best

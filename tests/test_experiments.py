@@ -9,7 +9,7 @@ import pytest
 
 from course_lib import experiments as ex
 from course_lib import network_plots as npl
-from course_lib.network import train
+from course_lib.network import History, train
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +38,10 @@ def test_bn_reaches_95_percent_while_the_plain_network_is_clearly_behind():
     plain_steps, bn_steps = c.steps_to(0.95)
     assert bn_steps is not None and bn_steps <= 200
     assert plain_steps is None or plain_steps >= 3 * bn_steps
-    # the percentiles of Figure 1: the plain network's median input moves, BN's stays put
-    pct_plain, pct_bn = c.plain.probes["pct"][:, 1], c.bn.probes["pct"][:, 1]
-    assert np.ptp(pct_plain) > 5 * np.ptp(pct_bn)
+    # inside (inference mode, from step 100 on, once the running averages follow the
+    # batches): the last hidden layer's units move and widen without BN, stay with BN
+    plain_d, _, bn_d = ex.distribution_drift(c, layer=3, start=100).rows.values()
+    assert plain_d[0] > 5 * bn_d[0] and plain_d[1] > 3 * bn_d[1]
 
 
 def test_comparisons_are_deterministic(small):
@@ -62,26 +63,60 @@ def test_digits_are_normalized_with_training_statistics_and_read_only(data):
     assert ex.digits_data() is data  # cached
 
 
-def test_probe_monitor_records_percentiles_histograms_and_statistics(data):
+def test_probe_monitor_records_inference_mode_statistics(data):
     model = ex.make_mlp(True, seed=3)
-    record = ex.ProbeMonitor(data.X_val, layer=-1, unit=5)(model)
-    z = [v["z"] for v in model.layer_values(data.X_val, training=True)]
+    model.running_mean = [np.full(100, 0.3 * l) for l in range(3)]  # not the batch's
+    model.running_var = [np.full(100, 2.0 + l) for l in range(3)]
+    record = ex.ProbeMonitor(data.X_val, layer=-1, unit=5, y_probe=data.y_val)(model)
+    values = model.layer_values(data.X_val, training=False)
+    z = [v["z"] for v in values]
     np.testing.assert_allclose(record["pct"], np.percentile(z[-1][:, 5], [15, 50, 85]))
     assert record["hist"].shape == (3, len(ex.HIST_EDGES) - 1)
     np.testing.assert_array_equal(record["hist"].sum(axis=1), [450 * 100] * 3)
     np.testing.assert_allclose(record["mean"][1], z[1].mean(0))
     np.testing.assert_allclose(record["std"][2], z[2].std(0))
-    # with BN in training mode each unit's input has mean beta = 0 and spread gamma = 1
-    np.testing.assert_allclose(record["mean"], 0.0, atol=1e-10)
-    assert np.all((record["saturated"] >= 0) & (record["saturated"] <= 1))
+    np.testing.assert_allclose(record["pre_mean"][0], values[0]["z_pre"].mean(0))
+    np.testing.assert_allclose(record["pre_std"][2], values[2]["z_pre"].std(0))
+    # inference mode: nothing forces the mean to beta = 0 (training mode would)
+    assert np.abs(record["mean"]).max() > 0.1
+    assert record["acc"] == pytest.approx(model.accuracy(data.X_val, data.y_val))
+    assert record["loss"] == pytest.approx(model.loss(data.X_val, data.y_val))
 
 
-def test_layer_drift_is_mean_change_over_current_spread():
-    run = ex.Run("x", None, None, {"mean": np.zeros((3, 3, 2)), "std": np.ones((3, 3, 2))})
-    run.probes["mean"][1, -1] = [1.0, 3.0]
-    run.probes["std"][1, -1] = [2.0, 2.0]
-    # step 0 -> 1: (|1| + |3|) / 2 / 2 = 1; step 1 -> 2: (1 + 3) / 2 / 1 = 2
-    np.testing.assert_allclose(ex.layer_drift(run), [1.0, 2.0])
+def test_probe_monitor_without_bn_has_no_separate_pre_bn_values(data):
+    record = ex.ProbeMonitor(data.X_val)(ex.make_mlp(False, seed=1))
+    np.testing.assert_array_equal(record["pre_mean"], record["mean"])
+    assert "acc" not in record
+
+
+def test_histogram_counts_like_numpy_with_the_ends_clipped():
+    z = np.random.default_rng(0).normal(0.0, 3.0, (450, 100))
+    expected = np.histogram(np.clip(z, -5.0, 5.0), ex.HIST_EDGES)[0]
+    np.testing.assert_array_equal(ex._histogram(z), expected)
+
+
+def test_compare_bn_scores_the_validation_set_with_the_probe(small, data):
+    for run in (small.plain, small.bn):
+        h = run.history
+        assert h.eval_steps.tolist() == [0, 20, 40, 60]
+        assert np.isnan(h.train_acc[:-1]).all() and np.isfinite(h.train_acc[-1])
+        assert h.val_acc[-1] == pytest.approx(run.model.accuracy(data.X_val, data.y_val))
+        assert "acc" not in run.probes
+
+
+def test_distribution_drift_reads_the_probes():
+    steps = np.array([0, 100, 200])
+    probes = {k: np.ones((3, 2, 4)) for k in ("mean", "std", "pre_mean", "pre_std")}
+    probes["mean"] = np.zeros((3, 2, 4))
+    probes["mean"][2, 1] = [1.0, 2.0, 3.0, 4.0]  # layer 2 moves by 1..4 spreads
+    probes["std"][2, 1] = 3.0
+    history = History(np.zeros(200), steps, *[np.zeros(3)] * 4)
+    run = ex.Run("x", None, history, probes)
+    drift = ex.distribution_drift(ex.Comparison(run, run, 0.3, 200), layer=2, start=100)
+    moved, factor, path = drift.rows["without BN: z[2]"]
+    assert (moved, factor, path) == (2.5, 3.0, 2.5)
+    assert drift.start == 100 and drift.end == 200
+    assert "2.50" in drift.table() and "3.00" in drift.table()
 
 
 # ------------------------------------------------------------------ Santurkar's probes
@@ -113,44 +148,74 @@ def test_along_gradient_matches_a_first_order_taylor_step(data):
 def test_why_bn_works_measures_both_views():
     why = ex.why_bn_works(steps=100, every=25)
     assert why.steps.tolist() == [25, 50, 75, 100]
-    for d in (why.drift, why.coupling, why.loss_range, why.grad_change):
+    for d in (why.coupling, why.loss_range, why.grad_change):
         assert d["plain"].shape == d["bn"].shape == (4,)
-    # the notes' view: BN's layer inputs hardly move
-    assert why.drift["bn"].mean() < 0.1 * why.drift["plain"].mean()
-    assert "input drift" in why.table()
+    assert "gradient coupling" in why.table() and len(why.table().splitlines()) == 4
 
 
 # ------------------------------------------------------------------ sweeps and the rest
-def test_lr_sweep_layout_and_a_divergent_run_does_not_warn():
-    s = ex.lr_sweep((0.1, 30.0), steps=40)
-    assert s.values.tolist() == [0.1, 30.0] and s.plain_acc.shape == (2,)
-    assert s.bn_acc[0] > s.plain_acc[0]
-    text = s.table()
-    assert "lr" in text and len(text.splitlines()) == 3
-    plain_ok, bn_ok = s.good_range(0.0)
-    assert plain_ok == bn_ok == [0.1, 30.0]
+def test_seeds_run_reports_steps_to_target_per_seed():
+    r = ex.seeds_run(ex.RELU_BN, 0.3, seeds=(0, 1, 2), target=0.8, steps=100)
+    assert len(r.steps) == 3 and all(s is not None and s % 10 == 0 for s in r.steps)
+    assert r.all_reached and r.median == sorted(r.steps)[1]
+    assert all(b >= 0.8 for b in r.best)
+    never = ex.seeds_run(ex.RELU, 0.3, seeds=(0,), target=0.8, steps=50, init_factor=10.0)
+    assert never.steps == (None,) and never.median is None and not never.all_reached
 
 
-def test_init_sweep_changes_only_the_weight_scale():
-    s = ex.init_sweep((0.1, 10.0), steps=30)
-    assert s.setting == "init scale" and s.bn_acc.shape == (2,)
+def test_a_cached_run_answers_shorter_requests_exactly():
+    long = ex.seeds_run(ex.SIGMOID, 0.3, seeds=(3,), target=0.9, steps=60)
+    short = ex.seeds_run(ex.SIGMOID, 0.3, seeds=(3,), target=0.9, steps=30)
+    ex._RUNS.clear()
+    fresh = ex.seeds_run(ex.SIGMOID, 0.3, seeds=(3,), target=0.9, steps=30)
+    assert short == fresh and long.cap == 60
 
 
-def test_bn_position_comparison_trains_both_placements():
-    (res,) = ex.bn_position_comparison(seeds=(0,), steps=30)
-    assert set(res.histories) == {"before", "after"}
-    assert "before" in res.summary() and "after" in res.summary()
+def test_a_diverging_run_stops_early_and_does_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        at, acc = ex._curve(ex.RELU, 10.0, 0, 300, 0.9)
+    assert at[-1] < 300 and acc.max() < 0.5  # NaN loss: stopped, accuracy counted as 0
 
 
-def test_bn_batch_gap_uses_ghost_batches():
-    gap = ex.bn_batch_gap((4, 60), steps=30, seeds=(0, 1))
-    assert gap.rows.shape == (2, 4) and gap.per_seed.shape == (2, 2, 4)
-    np.testing.assert_allclose(gap.rows, gap.per_seed.mean(axis=0))
-    np.testing.assert_allclose(gap.loss_gap, gap.rows[:, 3] - gap.rows[:, 2])
-    np.testing.assert_allclose(gap.accuracy_gap, gap.rows[:, 0] - gap.rows[:, 1])
-    assert "60" in gap.table()
-    fig = npl.plot_bn_batch(gap, (4, 16), np.array([0.5, 0.25]))
+def test_speed_table_and_grids_layout():
+    t = ex.speed_table((ex.RELU, ex.RELU_BN), lr=0.3, seeds=(0, 1, 2), target=0.8, steps=100)
+    text = t.table()
+    assert "median" in text and ex.RELU.label in text and len(text.splitlines()) == 3
+    assert t.median(ex.RELU_BN) == t.rows[ex.RELU_BN.label].median
+    g = ex.lr_sweep((ex.RELU, ex.RELU_BN), lrs=(0.3, 10.0), seeds=(0, 1, 2), target=0.8, steps=60)
+    assert g.values == (0.3, 10.0) and len(g.table().splitlines()) == 4
+    assert g.reliable(ex.RELU) == [0.3]  # lr 10 diverges
+    value, steps = g.fastest(ex.RELU_BN)
+    assert value == 0.3 and steps == g.cells[ex.RELU_BN.label][0].median
+    i = ex.init_sweep((ex.RELU_BN,), factors=(1.0, 10.0), seeds=(0,), target=0.8, steps=60)
+    assert i.lr == 0.3 and i.setting == "init scale x"
+    fig = npl.plot_grids(g, i)
     assert len(fig.axes) == 2
+
+
+def test_overfitting_trains_to_the_small_set_and_scores_validation():
+    X, y = ex.small_training_set(30, seed=1)
+    assert X.shape == (30, 64) and np.bincount(y).tolist() == [3] * 10
+    settings = (
+        ex.Setting("plain", ex.RELU, 0.1, 10, 40),
+        ex.Setting("BN, ghost batches", ex.RELU_BN, 0.1, 30, 20, ghost_batch=10),
+    )
+    r = ex.overfitting(settings, n_train=30, seeds=(0, 1))
+    assert set(r.rows) == {"plain", "BN, ghost batches"}
+    assert r.rows["plain"].shape == (2, 4)
+    assert np.all(r.rows["plain"][:, 0] > 0.5)  # it learns the small set
+    assert "30 training digits" in r.table() and "BN, ghost batches" in r.table()
+    with pytest.raises(ValueError, match="multiple of 10"):
+        ex.small_training_set(25)
+
+
+def test_bn_position_networks_differ_only_in_the_placement():
+    before, after = ex.SIGMOID_BN.model(0), ex.SIGMOID_BN_AFTER.model(0)
+    assert (before.bn_position, after.bn_position) == ("before", "after")
+    assert after.hidden_bias and not before.hidden_bias
 
 
 def test_batch_statistics_noise_shrinks_like_one_over_root_b(small, data):
@@ -182,8 +247,16 @@ def test_shifted_inputs_and_restimated_statistics(small, data):
 def test_bias_before_bn_is_redundant_in_the_lesson_network():
     r = ex.bias_redundancy()
     assert r.max_grad_b < 1e-12 < 1e-4 < r.max_grad_W
-    assert r.output_change < 1e-10
-    assert "dL/db" in str(r)
+    assert r.output_change < 1e-10 < 1 < r.max_output
+    text = str(r)
+    assert "dL/db" in text and "below 1e-12" in text
+    assert f"{r.max_grad_b:.1e}" not in text  # round-off is reported as a bound only
+
+
+def test_bounds_and_the_gradient_check_verdict():
+    assert ex._bound(3e-17) == "1e-12" and ex._bound(3e-9) == "1e-08"
+    assert ex.gradient_check_text(3e-10, 12).endswith("relative error below 1e-07: correct")
+    assert ex.gradient_check_text(0.02, 12).endswith("2.0e-02: a bug")
 
 
 def test_optimizer_comparison_records_gamma_and_beta():
@@ -218,17 +291,6 @@ def test_static_figures_are_drawn(small):
         npl.plot_training_curves(small),
         npl.plot_percentiles(small),
         npl.plot_activation_histograms(small, step=40),
-        npl.plot_sweep(
-            ex.Sweep(
-                "lr",
-                np.array([0.1, 1.0]),
-                np.array([0.2, 0.9]),
-                np.array([0.9, 0.95]),
-                np.ones(2),
-                np.ones(2),
-                10,
-            )
-        ),
     ]
     for fig in figures:
         assert isinstance(fig, matplotlib.figure.Figure)
@@ -236,6 +298,7 @@ def test_static_figures_are_drawn(small):
     lines = figures[2].axes[1].get_lines()
     np.testing.assert_allclose(lines[1].get_ydata(), small.bn.probes["pct"][:, 1])
     assert len(figures[3].axes) == 6
+    assert "step 40" in figures[3]._suptitle.get_text()
 
 
 def test_percentile_figure_uses_the_recorded_steps(small):
@@ -245,14 +308,43 @@ def test_percentile_figure_uses_the_recorded_steps(small):
 
 def test_activation_explorer_redraws_when_the_slider_moves(small):
     box = npl.activation_explorer(small)
-    image = box.children[1]
-    first = image.value
+    assert box.sliders == {"step": box.slider}
+    text, image = box.children[1], box.children[2]
+    first, first_text = image.value, text.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "step 0" in first_text and "layer 3" in first_text
     box.slider.value = 60
-    assert image.value != first
+    assert image.value != first and "step 60" in text.value
     box.slider.value = 0
-    assert image.value == first  # cached frame
+    assert image.value == first and text.value == first_text  # cached frame
     assert box.slider.max == 60 and box.slider.step == 20
+
+
+def test_the_blitted_frame_equals_a_full_drawing_of_the_histograms(small):
+    """The widget draws only the histograms over a kept background: the pixels are those
+    of the same figure drawn in full (up to antialiasing at a few edge pixels)."""
+    import io
+
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    def frame(blit: bool) -> np.ndarray:
+        fig = Figure(figsize=(9.5, 4.0), dpi=72)
+        grid = npl._HistogramGrid(fig, small)
+        if blit:
+            renderer = npl._BlitPNG(fig, grid.artists)
+            grid.set_step(2)
+            png = renderer.png()
+        else:
+            grid.set_step(2)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png")
+            png = buf.getvalue()
+        return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"), dtype=int)
+
+    blitted, full = frame(True), frame(False)
+    assert blitted.shape == full.shape
+    assert np.mean(np.abs(blitted - full).max(axis=2) > 8) < 1e-3
 
 
 def test_assets_are_listed():

@@ -9,10 +9,13 @@ from hypothesis import strategies as st
 
 from course_lib.batchnorm import batchnorm_backward, batchnorm_forward
 from course_lib.gradcheck import (
+    BUG_ABOVE,
+    CORRECT_BELOW,
     numerical_gradient,
     numerical_gradients,
     relative_error,
     upstream_gradient,
+    verdict,
 )
 
 
@@ -153,3 +156,97 @@ def test_relative_error_edge_cases():
     assert relative_error(np.empty(0), np.empty(0)) == 0.0
     with pytest.raises(ValueError, match="same shape"):
         relative_error(np.ones(3), np.ones(4))
+
+
+# ------------------------------------------------------------------ one yardstick
+def test_the_yardstick_reads_relative_errors_in_three_bands():
+    from course_lib import gradcheck
+
+    assert gradcheck.CORRECT_BELOW == 1e-7 and gradcheck.BUG_ABOVE == 1e-4
+    assert [gradcheck.verdict(e) for e in (3e-12, 9.9e-8, 1e-7, 2e-6, 1e-4, 0.3)] == [
+        "correct",
+        "correct",
+        "look closer",
+        "look closer",
+        "look closer",
+        "a bug",
+    ]
+    assert gradcheck.verdict(float("nan")) == "not a number"
+    assert gradcheck.describe_error(4e-12) == "below 1e-07: correct"
+    assert gradcheck.describe_error(0.3172) == "3.2e-01: a bug"
+    assert gradcheck.describe_error(5.04e-6) == "5.0e-06: look closer"
+
+
+def test_report_prints_the_verdicts(capsys):
+    from course_lib import gradcheck
+
+    gradcheck.report({"dz": 1e-11, "dgamma": 0.25})
+    assert capsys.readouterr().out == (
+        "  dz      relative error below 1e-07: correct\n  dgamma  relative error 2.5e-01: a bug\n"
+    )
+
+
+def test_correct_backward_is_correct_and_a_missing_eps_says_look_closer():
+    """The thresholds hold on batches where round-off is largest (nearly constant units,
+    a large eps), and the smallest real mistake (eps forgotten in the backward) lands
+    between them."""
+    from course_lib import gradcheck
+
+    worst, eps_missing = 0.0, []
+    for seed in range(40):
+        rng = np.random.default_rng(seed)
+        m, n = int(rng.integers(2, 30)), int(rng.integers(1, 5))
+        z = rng.normal(rng.uniform(-3, 3, n), 10 ** rng.uniform(-2.5, 1, n), size=(m, n))
+        gamma, beta = rng.uniform(0.5, 2, n), rng.normal(size=n)
+        eps = 10 ** rng.uniform(-5, -1)
+        dout = rng.normal(size=(m, n))
+        out, cache = batchnorm_forward(z, gamma, beta, eps)
+        num = numerical_gradients(
+            lambda z_, g_, b_, e=eps: batchnorm_forward(z_, g_, b_, e)[0], (z, gamma, beta), dout
+        )
+        dz, dg, db = batchnorm_backward(dout, cache)
+        worst = max(worst, *(relative_error(a, b) for a, b in zip((dz, dg, db), num, strict=True)))
+        if z.std(0).min() > 0.5 and eps < 1e-4:  # unit-scale data, a small eps
+            no_eps = gamma / z.std(0) * (dout - db / m - cache.x_hat * dg / m)
+            eps_missing.append(relative_error(no_eps, num[0]))
+    assert gradcheck.verdict(worst) == "correct", worst
+    assert eps_missing and all(gradcheck.verdict(e) == "look closer" for e in eps_missing)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    m=st.integers(3, 9),
+    n=st.integers(1, 4),
+    eps=st.sampled_from([1e-5, 1e-3, 0.5]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_the_yardstick_separates_a_correct_batchnorm_backward_from_a_wrong_one(m, n, eps, seed):
+    # Correct: ten times below CORRECT_BELOW (room to spare on every CPU). Wrong (the
+    # variance path forgotten): far above BUG_ABOVE, on the same random cases.
+    rng = np.random.default_rng(seed)
+    z = rng.normal(rng.uniform(-3, 3, n), rng.uniform(0.5, 3, n), size=(m, n))
+    gamma, beta = rng.uniform(0.5, 2, n), rng.standard_normal(n)
+    _, cache = batchnorm_forward(z, gamma, beta, eps)
+    dout = upstream_gradient(z.shape, seed=seed % 1000)
+    numerical = numerical_gradient(lambda a: batchnorm_forward(a, gamma, beta, eps)[0], z, dout)
+    assert relative_error(batchnorm_backward(dout, cache)[0], numerical) < CORRECT_BELOW / 10
+    forgot = gamma * cache.inv_std * (dout - dout.sum(0) / m)
+    assert relative_error(forgot, numerical) > 10 * BUG_ABOVE
+
+
+def test_a_tiny_true_gradient_says_look_closer():
+    # With two examples and a small eps, x̂ = ±1 almost exactly and the true dz is ~1e-5 of
+    # dout: the finite differences' own error is then large relative to it, and a correct
+    # backward lands between the two thresholds. With a larger eps (as the checker uses for
+    # its batch of two) it is correct again.
+    z = np.array([[0.0, 1.0, -2.0], [3.0, -1.0, 2.0]])
+    gamma, beta = np.array([1.0, 1.5, 0.5]), np.zeros(3)
+    dout = upstream_gradient(z.shape, seed=0)
+    errors, sizes = {}, {}
+    for eps in (1e-5, 0.5):
+        _, cache = batchnorm_forward(z, gamma, beta, eps)
+        num = numerical_gradient(lambda a, e=eps: batchnorm_forward(a, gamma, beta, e)[0], z, dout)
+        dz = batchnorm_backward(dout, cache)[0]
+        errors[eps], sizes[eps] = relative_error(dz, num), np.abs(dz).max() / np.abs(dout).max()
+    assert sizes[1e-5] < 1e-4 and verdict(errors[1e-5]) == "look closer"
+    assert sizes[0.5] > 1e-2 and errors[0.5] < CORRECT_BELOW / 100

@@ -1,5 +1,6 @@
-"""`make lab` starts JupyterLab on the course: the server answers, lists the
-notebooks, and stops on request."""
+"""`make lab` starts JupyterLab on the exercise versions (a learner who follows the
+README lands there), `make lab-worked` on the worked versions: the server answers,
+lists the lessons, and stops on request."""
 
 from __future__ import annotations
 
@@ -26,14 +27,22 @@ def _free_port() -> int:
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
-def test_make_lab_serves_the_course(tmp_path):
+@pytest.mark.parametrize(
+    "target, folder, expected",
+    [
+        # release/NN_name/NN_name.ipynb: solutions replaced by stubs
+        ("lab", "01_input_normalization", "01_input_normalization.ipynb"),
+        ("lab-worked", "", "01_input_normalization.ipynb"),
+    ],
+)
+def test_make_lab_serves_the_course(tmp_path, target, folder, expected):
     port, token = _free_port(), secrets.token_hex(8)
     args = (
         f"--no-browser --port={port} --ServerApp.ip=127.0.0.1 --ServerApp.token={token} "
         f"--ServerApp.runtime_dir={tmp_path} --LabApp.news_url=None"
     )
     proc = subprocess.Popen(
-        ["make", "--no-print-directory", "lab", f"LAB_ARGS={args}"],
+        ["make", "--no-print-directory", target, f"LAB_ARGS={args}"],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -42,17 +51,18 @@ def test_make_lab_serves_the_course(tmp_path):
     base = f"http://127.0.0.1:{port}"
     try:
         listing = None
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while time.monotonic() < deadline and proc.poll() is None:
             try:
-                with urllib.request.urlopen(f"{base}/api/contents/notebooks?token={token}") as r:
+                with urllib.request.urlopen(f"{base}/api/contents/{folder}?token={token}") as r:
                     listing = json.load(r)
                 break
             except OSError:
                 time.sleep(0.5)
-        assert listing is not None, "JupyterLab did not answer within 60 s"
+        assert listing is not None, "JupyterLab did not answer within 90 s"
         names = {item["name"] for item in listing["content"]}
-        assert "01_input_normalization.ipynb" in names
+        assert expected in names
+        assert not any(name.endswith(".py") for name in names), "a lesson appears twice"
         with urllib.request.urlopen(f"{base}/lab?token={token}") as r:
             assert r.status == 200
         req = urllib.request.Request(f"{base}/api/shutdown?token={token}", method="POST")

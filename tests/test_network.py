@@ -20,9 +20,13 @@ from course_lib.network import (
     backprop_and_numerical_grads,
     batches,
     bn_layer_forward,
+    bn_network,
+    bn_predict,
+    bn_train_step,
     make_optimizer,
     one_blas_thread,
     sigmoid,
+    softmax,
     train,
     train_step,
 )
@@ -615,3 +619,162 @@ def test_history_records_what_the_model_scores_at_the_end():
     assert h.final_val_acc == model.accuracy(X[:15], y[:15])
     assert h.val_loss[-1] == pytest.approx(model.loss(X[:15], y[:15]), rel=1e-12)
     assert h.train_loss[-1] == pytest.approx(model.loss(X, y), rel=1e-12)
+
+
+# ------------------------------------------------------------------ the exercise's training step
+def _perturbed_network(sizes, seed):
+    rng = np.random.default_rng(seed)
+    params, running = bn_network(sizes, seed=seed)
+    params = {k: v + rng.normal(0, 0.3, v.shape) for k, v in params.items()}
+    running = {k: v + rng.uniform(0.1, 0.5, v.shape) for k, v in running.items()}
+    return params, running
+
+
+def _mlp_from(sizes, params, running, seed=0):
+    model = MLP(sizes, batchnorm=True, seed=seed)
+    for k, v in params.items():
+        model.params[k][...] = v
+    for l in range(len(sizes) - 2):
+        model.running_mean[l] = running[f"mean{l + 1}"].copy()
+        model.running_var[l] = running[f"var{l + 1}"].copy()
+    return model
+
+
+def test_softmax_rows_sum_to_one_and_large_logits_do_not_overflow():
+    p = softmax(np.array([[1.0, 2.0, 3.0], [1000.0, 1000.0, -1000.0]]))
+    np.testing.assert_allclose(p.sum(axis=1), 1.0)
+    np.testing.assert_allclose(p[1], [0.5, 0.5, 0.0], atol=1e-300)
+    np.testing.assert_allclose(p[0], np.exp([1, 2, 3]) / np.exp([1, 2, 3]).sum())
+
+
+@pytest.mark.parametrize("sizes, m", [((5, 4, 3), 2), ((6, 5, 4, 3), 7), ((4, 3, 5, 3, 4), 12)])
+def test_bn_train_step_is_the_networks_sgd_step(sizes, m):
+    """The exercise's reference (written with course_lib.batchnorm, dicts) against the
+    fused MLP path (one flat buffer, its own BN code): the same loss, gradients and
+    running statistics (MLP.loss_and_grads is itself checked against PyTorch)."""
+    params, running = _perturbed_network(sizes, seed=m)
+    rng = np.random.default_rng(m)
+    X, y = rng.normal(size=(m, sizes[0])), rng.integers(0, sizes[-1], m)
+    loss, new_params, new_running = bn_train_step(params, running, X, y, lr=0.2, eps=1e-3)
+    model = _mlp_from(sizes, params, running)
+    model.eps = 1e-3
+    ref_loss, grads = model.loss_and_grads(X, y)
+    assert loss == pytest.approx(ref_loss, rel=1e-12)
+    assert set(new_params) == set(params)
+    for k in params:
+        np.testing.assert_allclose(
+            new_params[k], params[k] - 0.2 * grads[k], rtol=1e-10, atol=1e-13
+        )
+    for l in range(len(sizes) - 2):
+        np.testing.assert_allclose(new_running[f"mean{l + 1}"], model.running_mean[l], rtol=1e-12)
+        np.testing.assert_allclose(new_running[f"var{l + 1}"], model.running_var[l], rtol=1e-12)
+
+
+def test_bn_train_step_gradients_match_central_differences():
+    sizes, m = (4, 5, 3, 3), 6
+    params, running = _perturbed_network(sizes, seed=2)
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(m, 4)), rng.integers(0, 3, m)
+    lr = 1.0
+    _, new_params, _ = bn_train_step(params, running, X, y, lr)
+    names = list(params)
+    flat = np.concatenate([params[k].ravel() for k in names])
+
+    def loss_at(vector):
+        p, start = {}, 0
+        for k in names:
+            p[k] = vector[start : start + params[k].size].reshape(params[k].shape)
+            start += params[k].size
+        return np.asarray(bn_train_step(p, running, X, y, lr)[0])
+
+    from course_lib.gradcheck import numerical_gradient
+
+    numeric = numerical_gradient(loss_at, flat, np.float64(1.0))
+    analytic = np.concatenate([(params[k] - new_params[k]).ravel() / lr for k in names])
+    assert relative_error(analytic, numeric) < 1e-7
+
+
+def test_bn_train_step_keeps_its_inputs_and_uses_the_running_beta():
+    sizes = (3, 4, 2)
+    params, running = _perturbed_network(sizes, seed=5)
+    before = ({k: v.copy() for k, v in params.items()}, {k: v.copy() for k, v in running.items()})
+    X, y = np.random.default_rng(0).normal(size=(5, 3)), np.array([0, 1, 0, 1, 1])
+    _, _, new_running = bn_train_step(params, running, X, y, 0.1, running_beta=0.5)
+    for d, d0 in zip((params, running), before, strict=True):
+        assert all(np.array_equal(d[k], d0[k]) for k in d0)
+    z = X @ params["W1"]
+    np.testing.assert_allclose(new_running["mean1"], 0.5 * running["mean1"] + 0.5 * z.mean(0))
+    np.testing.assert_allclose(new_running["var1"], 0.5 * running["var1"] + 0.5 * z.var(0, ddof=1))
+
+
+def test_bn_train_step_refuses_a_hidden_bias_and_bad_batches():
+    params, running = bn_network((3, 4, 2))
+    X, y = np.ones((4, 3)), np.array([0, 1, 0, 1])
+    with pytest.raises(ValueError, match="no bias"):
+        bn_train_step({**params, "b1": np.zeros(4)}, running, X, y, 0.1)
+    with pytest.raises(ValueError, match="missing"):
+        bn_train_step({k: v for k, v in params.items() if k != "gamma1"}, running, X, y, 0.1)
+    with pytest.raises(ValueError, match="at least 2"):
+        bn_train_step(params, running, X[:1], y[:1], 0.1)
+    with pytest.raises(ValueError, match="integer labels"):
+        bn_train_step(params, running, X, y.astype(float), 0.1)
+
+
+def test_bn_network_and_bn_predict_agree_with_the_mlp():
+    sizes = (6, 5, 4, 3)
+    params, running = bn_network(sizes, seed=4)
+    model = MLP(sizes, batchnorm=True, seed=4)
+    for k, v in model.params.items():
+        np.testing.assert_array_equal(params[k], v)
+    assert set(running) == {"mean1", "var1", "mean2", "var2"}
+    params, running = _perturbed_network(sizes, seed=4)
+    X = np.random.default_rng(1).normal(size=(9, 6))
+    np.testing.assert_array_equal(
+        bn_predict(params, running, X), _mlp_from(sizes, params, running).predict(X)
+    )
+
+
+def test_training_with_the_step_learns_the_digits():
+    from course_lib.experiments import digits_data
+
+    d = digits_data()
+    params, running = bn_network((64, 32, 32, 10), seed=0)
+    for idx in batches(d.X_train.shape[0], 50, 150, seed=0):
+        _, params, running = bn_train_step(params, running, d.X_train[idx], d.y_train[idx], 0.5)
+    assert np.mean(bn_predict(params, running, d.X_val) == d.y_val) > 0.93
+
+
+# ------------------------------------------------------------------ train: stopping and scoring
+def test_train_stops_at_the_target_and_scores_the_training_set_only_at_the_end():
+    X, _ = _data(m=60, seed=3)
+    y = (X[:, 0] > 0).astype(int)  # learnable
+    model = MLP(SMALL, batchnorm=True, seed=0)
+    h = train(
+        model,
+        X,
+        y,
+        lr=0.5,
+        steps=400,
+        batch_size=20,
+        X_val=X,
+        y_val=y,
+        eval_every=10,
+        eval_train=False,
+        stop_at=0.6,
+    )
+    assert h.val_acc[-1] >= 0.6 and (h.val_acc[:-1] < 0.6).all()
+    assert len(h.loss) == h.eval_steps[-1] < 400
+    assert np.isnan(h.train_acc[:-1]).all() and np.isfinite(h.train_acc[-1])
+    with pytest.raises(ValueError, match="stop_at"):
+        train(model, X, y, lr=0.5, steps=10, stop_at=0.9)
+
+
+def test_train_stops_when_the_loss_overflows():
+    from course_lib.experiments import digits_data
+
+    d = digits_data()
+    model = MLP((64, 100, 100, 100, 10), activation="relu", init_scale=math.sqrt(2), seed=0)
+    with np.errstate(all="ignore"):
+        h = train(model, d.X_train, d.y_train, lr=10.0, steps=200, stop_if_diverged=True)
+    assert len(h.loss) < 200 and not np.isfinite(h.loss[-1])
+    assert h.eval_steps[-1] == len(h.loss)

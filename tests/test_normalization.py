@@ -14,7 +14,12 @@ from hypothesis.extra.numpy import arrays
 from sklearn.preprocessing import StandardScaler
 
 from course_lib.data import breast_cancer, two_feature_data
-from course_lib.normalization import ConstantFeatureWarning, fit_normalizer, normalize
+from course_lib.normalization import (
+    ConstantFeatureWarning,
+    fit_normalizer,
+    fold_normalization,
+    normalize,
+)
 
 
 def fit_quiet(X):
@@ -257,6 +262,69 @@ def test_property_invariant_to_unit_and_offset(X, a, b):
     np.testing.assert_allclose(Yn[:, ok], Xn[:, ok], atol=1e-6)
 
 
+# ---------------------------------------------------------------------- folding into raw weights
+def test_fold_normalization_matches_a_model_fitted_on_raw_inputs():
+    """Oracle: scikit-learn's least squares on standardized inputs, folded, equals
+    least squares on the raw inputs (the same family of models, the same minimum)."""
+    from sklearn.linear_model import LinearRegression
+
+    split = breast_cancer()
+    X, y = split.X_train, split.y_train.astype(float)
+    scaler = StandardScaler().fit(X)
+    on_normalized = LinearRegression().fit(scaler.transform(X), y)
+    on_raw = LinearRegression().fit(X, y)
+    w_raw, b_raw = fold_normalization(
+        on_normalized.coef_, on_normalized.intercept_, scaler.mean_, scaler.scale_
+    )
+    np.testing.assert_allclose(X @ w_raw + b_raw, on_raw.predict(X), atol=1e-8)
+    np.testing.assert_allclose(w_raw, on_raw.coef_, rtol=1e-5, atol=1e-9 * np.abs(w_raw).max())
+    assert isinstance(b_raw, float)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 6),
+    st.integers(1, 3),
+    st.integers(0, 2**32 - 1),
+)
+def test_property_folded_model_gives_the_same_predictions(n, k, seed):
+    rng = np.random.default_rng(seed)
+    mu = rng.uniform(-100, 100, n)
+    sigma = 10 ** rng.uniform(-3, 3, n)
+    X = mu + sigma * rng.normal(size=(7, n))
+    W, b = rng.normal(size=(n, k)), rng.normal(size=k)
+    W_raw, b_raw = fold_normalization(W, b, mu, sigma)
+    scale = np.abs(normalize(X, mu, sigma) @ W).max() + np.abs(b).max() + 1.0
+    np.testing.assert_allclose(
+        X @ W_raw + b_raw,
+        normalize(X, mu, sigma) @ W + b,
+        atol=1e-9 * scale * np.abs(mu / sigma).max() + 1e-12,
+    )
+    w_raw, b1 = fold_normalization(W[:, 0], b[0], mu, sigma)  # one output: (n,) and a float
+    np.testing.assert_allclose(w_raw, W_raw[:, 0])
+    assert b1 == pytest.approx(b_raw[0])
+
+
+def test_fold_normalization_leaves_its_inputs_and_rejects_bad_ones():
+    w, mu, sigma = np.array([1.0, -2.0]), np.array([3.0, 4.0]), np.array([0.5, 2.0])
+    frozen = [a.copy() for a in (w, mu, sigma)]
+    for a in (w, mu, sigma):
+        a.flags.writeable = False
+    w_raw, b_raw = fold_normalization(w, 1.0, mu, sigma)
+    np.testing.assert_allclose(w_raw, [2.0, -1.0])
+    assert b_raw == pytest.approx(1.0 - (6.0 - 4.0))
+    for a, b in zip((w, mu, sigma), frozen, strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="sigma must be > 0"):
+        fold_normalization(w, 1.0, mu, np.array([1.0, 0.0]))
+    with pytest.raises(ValueError, match=r"mu must have shape \(2,\)"):
+        fold_normalization(w, 1.0, mu[:1], sigma)
+    with pytest.raises(ValueError, match="b must be a number or have shape"):
+        fold_normalization(w, np.ones(3), mu, sigma)
+    with pytest.raises(ValueError, match=r"w must have shape \(n,\) or \(n, k\)"):
+        fold_normalization(np.ones((2, 2, 2)), 1.0, mu, sigma)
+
+
 # --------------------------------------------------------------------------- figures, widget
 # (course_lib.scatter draws lesson 01's figures; what they show is checked through the
 # data of their artists, since nbval does not compare images.)
@@ -368,6 +436,62 @@ def test_normalization_explorer_redraws_on_slider_change():
     r = np.corrcoef(two_feature_data(center=(-3.0, 2.0), correlation=0.7).X_train.T)[0, 1]
     assert f"{r:.2f} before and after" in html.value
     assert html.value.count(">1.000<") == 2  # std after: 1 for both features
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+
+
+def full_drawing(blitter, moving) -> np.ndarray:
+    """The figure drawn in full, the moving artists included, as an RGB array."""
+    for artist in moving:
+        artist.set_animated(False)
+    try:
+        blitter.canvas.draw()
+        return np.asarray(blitter.canvas.buffer_rgba())[..., :3].astype(int)
+    finally:
+        for artist in moving:
+            artist.set_animated(True)
+
+
+def assert_same_picture(png: bytes, full: np.ndarray) -> None:
+    """The widget's image equals the full drawing (pixels may differ only where a moving
+    artist crosses a tick mark: a full drawing puts the ticks on top)."""
+    got = _pixels(png)
+    assert got.shape == full.shape
+    differ = np.any(np.abs(got - full) > 2, axis=-1)
+    assert differ.mean() < 0.002, f"{differ.sum()} pixels differ"
+
+
+def test_normalization_explorer_redraws_only_the_clouds_and_shows_what_a_full_drawing_shows():
+    from course_lib.scatter import FRAME_SIZES, live_frame, normalization_explorer, steps
+
+    box = normalization_explorer()
+    view = box.view
+    image = box.children[1]
+    draws = view.blitter.full_draws
+    moves = [("mean1", -3.0), ("corr", 0.5), ("spread2", 1.5), ("mean1", 5.0), ("corr", 0.0)]
+    for name, value in moves:
+        box.sliders[name].value = value
+        X = two_feature_data(
+            center=(box.sliders["mean1"].value, box.sliders["mean2"].value),
+            spread=(box.sliders["spread1"].value, box.sliders["spread2"].value),
+            correlation=box.sliders["corr"].value,
+        ).X_train
+        s = steps(X)
+        h = live_frame(list(s.values()), view.aspect)
+        assert view.half_width == h and h in FRAME_SIZES
+        for ax, P in zip(view.axes, s.values(), strict=True):
+            np.testing.assert_allclose(ax.collections[0].get_offsets(), P)
+            assert ax.get_xlim() == (-h, h)
+            assert np.all(np.abs(P[:, 1]) <= h * view.aspect)  # every point in the frame
+        assert_same_picture(image.value, full_drawing(view.blitter, view.moving))
+    # Moves that keep the frame redraw only the clouds: fewer full drawings than moves.
+    assert view.blitter.full_draws - draws < len(moves)
 
 
 def _fmt3(v):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import pkgutil
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import jupytext
 import pytest
+
+import course_lib
+from course_lib.lessons import LESSONS
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -28,7 +35,79 @@ def _outputs_text(cell: dict) -> str:
 
 def test_every_lesson_is_there():
     names = [p.stem[:2] for p in NOTEBOOKS]
-    assert names == ["01", "02", "03", "04", "05"], names
+    assert names == ["01", "02", "03", "04", "05", "06", "07"], names
+    assert [p.stem for p in NOTEBOOKS] == [lesson.notebook for lesson in LESSONS]
+
+
+# ------------------------------------------------------------------ PyTorch stays optional
+TORCH_MODULES = ("torch", "course_lib.torch_bridge", "course_lib.pytorch_bn")
+WITH_TORCH = {lesson.notebook for lesson in LESSONS if "torch" in lesson.requires}
+
+
+def _imports(path: Path) -> list[ast.stmt]:
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    found = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            tree = ast.parse("".join(cell["source"]))
+            found += [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
+    return found
+
+
+def _imported_names(node: ast.stmt) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    base = node.module or ""
+    return [base] + [f"{base}.{a.name}" for a in node.names]
+
+
+def _is_torch(name: str) -> bool:
+    return any(name == m or name.startswith(m + ".") for m in TORCH_MODULES)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_only_the_pytorch_lesson_imports_pytorch(path: Path):
+    names = [n for node in _imports(path) for n in _imported_names(node)]
+    torch = sorted({n for n in names if _is_torch(n)})
+    if path.stem in WITH_TORCH:
+        assert "torch" in torch, "the lesson declares PyTorch but does not import it"
+    else:
+        assert not torch, f"{path.stem} imports {torch}: only lessons with requires=('torch',) may"
+
+
+def test_the_other_lessons_and_course_lib_import_without_pytorch():
+    """With PyTorch blocked, every import statement of the other lessons and every
+    course_lib module but the bridge import fine, and none of them loads PyTorch."""
+    statements = {
+        ast.unparse(node)
+        for path in NOTEBOOKS
+        if path.stem not in WITH_TORCH
+        for node in _imports(path)
+    }
+    modules = [
+        m.name
+        for m in pkgutil.walk_packages(course_lib.__path__, "course_lib.")
+        if m.name != "course_lib.torch_bridge"
+    ]
+    code = "\n".join(
+        [
+            "import sys",
+            "class Blocked:",
+            "    def find_spec(self, name, path=None, target=None):",
+            "        if name == 'torch' or name.startswith('torch.'):",
+            "            raise ImportError('PyTorch imported: ' + name)",
+            "sys.meta_path.insert(0, Blocked())",
+            *sorted(statements),
+            *(f"import {m}" for m in modules),
+            "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))",
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT / "notebooks"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]", done.stdout
+    assert "course_lib.pytorch_bn" in modules and "course_lib.checks.pytorch_bn" in modules
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -53,10 +132,28 @@ def test_notebook_hygiene(path: Path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_matches_its_py_source(path: Path):
     """The .ipynb and its jupytext .py source hold the same cells (run `make sync`)."""
-    source = path.with_suffix(".py")
+    source = path.parent / "src" / path.with_suffix(".py").name
     assert source.exists(), f"{source.name} missing: the .py is the notebook's source"
     from_py = jupytext.read(source)
     from_nb = jupytext.read(path)
     assert [(c.cell_type, c.source) for c in from_py.cells] == [
         (c.cell_type, c.source) for c in from_nb.cells
     ], "notebook and .py differ: run `make sync`, then `make outputs`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_going_deeper_sections_are_marked_for_the_site_and_left_out_of_the_slides(path: Path):
+    """Every cell of a "## Going deeper: ..." section (up to the next "## " heading that
+    is not one) carries the tag ``going-deeper`` and the slide type ``skip``, and only
+    those cells carry the tag (COMMON.md, issue 13)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    inside = False
+    for i, cell in enumerate(nb["cells"]):
+        source = "".join(cell["source"])
+        heading = re.match(r"## (.*)", source) if cell["cell_type"] == "markdown" else None
+        if heading:
+            inside = heading.group(1).startswith("Going deeper")
+        tagged = "going-deeper" in cell["metadata"].get("tags", [])
+        assert tagged == inside, f"cell {i} ({source[:50]!r}): tag going-deeper is {tagged}"
+        if tagged:
+            assert cell["metadata"].get("slideshow", {}).get("slide_type") == "skip", i

@@ -93,15 +93,37 @@ def test_no_solution_is_shown_whole_elsewhere_in_the_lesson(lesson):
 @lesson_param
 def test_solutions_become_stubs_under_the_same_signature(released, lesson):
     instructor = {c["id"]: c for c in _load(lesson)["cells"]}
-    student = [c for c in _release_of(released, lesson)["cells"] if release.is_solution(c)]
+    student = [
+        c
+        for c in _release_of(released, lesson)["cells"]
+        if release.is_solution(c) and c["cell_type"] == "code"
+    ]
     assert student
     for cell in student:
         src = _source(cell)
         original = _source(instructor[cell["id"]])
+        if cell["cell_type"] == "markdown":  # a written answer, graded by hand: all replaced
+            assert src.strip() == "YOUR ANSWER HERE" and original.strip() != src.strip()
+            continue
         before = original.split(release.BEGIN_SOLUTION)[0]
         indent = re.search(r"([ \t]*)### BEGIN SOLUTION", original).group(1)
         assert src.startswith(before), "the lines before the solution (signature) changed"
         assert (indent + STUB.format(indent=indent)) in src
+
+
+@lesson_param
+def test_written_answers_become_the_text_stub(released, lesson):
+    """A written answer's model answer (between the solution markers) is replaced by
+    nbgrader's "YOUR ANSWER HERE"; the question stays in the cell before it."""
+    instructor = {c["id"]: c for c in _load(lesson)["cells"]}
+    for cell in _release_of(released, lesson)["cells"]:
+        if not release.is_written_answer(cell):
+            continue
+        original = _source(instructor[cell["id"]])
+        assert release.regions(original, *_SOLUTION), "a written answer without a model answer"
+        assert _source(cell).strip() == "YOUR ANSWER HERE"
+        meta = release.nbgrader_meta(cell)
+        assert meta["points"] > 0 and not meta["locked"]
 
 
 @lesson_param
@@ -131,10 +153,30 @@ def test_release_keeps_every_cell_and_its_metadata(released, lesson):
     for mine, theirs in zip(student["cells"][1:], instructor["cells"], strict=True):
         for key in ("tags", "slideshow"):
             assert mine["metadata"].get(key) == theirs["metadata"].get(key)
-        if mine["cell_type"] == "markdown":
+        if release.is_written_answer(theirs):
+            assert _source(mine) == "YOUR ANSWER HERE"  # the model answer stays out
+        elif mine["cell_type"] == "markdown":
             assert _source(mine) == _source(theirs).replace("../assets/", "assets/")
     assert student["metadata"]["kernelspec"] == instructor["metadata"]["kernelspec"]
     assert "jupytext" not in student["metadata"]  # a plain notebook, no paired .py
+
+
+@lesson_param
+def test_written_answers_are_graded_by_hand_and_their_model_answers_stay_out(released, lesson):
+    """A written question: a markdown cell that asks, then an answer cell (nbgrader's
+    manually graded answer) with the model answer, replaced in the release."""
+    instructor = _load(lesson)
+    answers = [c for c in instructor["cells"] if release.is_written_answer(c)]
+    if not answers:
+        pytest.skip("no written question in this lesson")
+    secrets = release.secret_lines(instructor)
+    for cell in answers:
+        model = set(filter(None, map(release._significant, _source(cell).splitlines())))
+        assert model and model <= secrets
+        before = instructor["cells"][instructor["cells"].index(cell) - 1]
+        assert before["cell_type"] == "markdown" and "Question" in _source(before)
+    student = _release_of(released, lesson)
+    assert release.find_leaks(instructor, [student]) == []
 
 
 @lesson_param
@@ -157,6 +199,9 @@ def test_nbgrader_metadata_is_complete_and_ids_unique(lesson):
             continue
         ids.append(meta["grade_id"])
         assert meta["schema_version"] == 3
+        if release.is_written_answer(cell):  # graded by hand: open for the learner's text
+            assert not meta["locked"] and meta["points"] > 0
+            continue
         if meta.get("solution"):
             assert cell["cell_type"] == "code" and not meta["grade"] and not meta["locked"]
         if meta.get("grade"):
@@ -174,9 +219,12 @@ def test_markers_are_balanced_and_in_the_right_cells(lesson):
                 assert kind(cell), f"{begin} outside its kind of cell: {src[:80]!r}"
                 assert lines.count(begin) == lines.count(end) >= 1
                 assert lines.index(begin) < lines.index(end)
+        if release.is_written_answer(cell):
+            assert src.strip() and not lines.count(_SOLUTION[0]), "a written answer is whole"
+            continue
         if release.is_solution(cell):
             assert release.regions(src, *_SOLUTION), "a solution cell without a solution"
-        if release.is_graded(cell):
+        if release.is_graded(cell) and not release.is_written_answer(cell):
             assert release.regions(src, *_HIDDEN), "a graded cell without hidden tests"
 
 
@@ -287,6 +335,19 @@ def test_a_learners_edits_survive_a_new_release(mini, tmp_path):
     assert "return X" in notebook.read_text()
     assert release.copy_release(mini, ["mini"], out, force=True) == []
     assert "return X" not in notebook.read_text()
+
+
+def test_make_student_lists_a_kept_notebook_as_kept_not_as_released(monkeypatch, capsys):
+    kept = ["02_cost_contours/02_cost_contours.ipynb"]
+    lessons = ["01_input_normalization", "02_cost_contours"]
+    monkeypatch.setattr(release, "build_release", lambda *a, **k: (lessons, kept))
+    assert release.main([]) == 0
+    said = capsys.readouterr().out
+    released, _, kept_part = said.partition("kept 1 lesson(s) you have edited")
+    assert "released 1 lesson(s)" in released
+    assert "01_input_normalization/01_input_normalization.ipynb" in released
+    assert "02_cost_contours" not in released
+    assert "02_cost_contours/02_cost_contours.ipynb" in kept_part
 
 
 def test_exercise_slice_keeps_only_what_the_exercises_need():

@@ -361,7 +361,7 @@ def test_biased_unbiased_variance_converters():
 
 
 def test_conventions_table_covers_the_sources():
-    assert set(rs.CONVENTIONS) == {"notes", "paper", "pytorch", "keras"}
+    assert set(rs.CONVENTIONS) == {"course", "paper", "pytorch", "keras"}
     assert "unbiased" in rs.CONVENTIONS["pytorch"].stored_variance
     assert "biased" in rs.CONVENTIONS["keras"].stored_variance
     assert "0.99" in rs.CONVENTIONS["keras"].default

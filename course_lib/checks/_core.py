@@ -11,146 +11,93 @@ environment) and, in ``check_against_reference``, a budget for the whole check
 (``BUDGET_FACTOR`` calls' worth), so a checker returns long before an
 autograder's cell limit. In the child, a function written in a notebook may not
 call the course_lib function it is meant to replace.
+
+Hints come in two levels. A ``Mistake(hint, produce, more=None)`` is a typical
+wrong implementation: when the learner's output equals ``produce(...)``, the
+failure shows ``hint`` (level 1: what the learner did wrong and the right idea,
+in plain words, never the code or the formula the exercise asks for). ``more``
+(level 2, optional) is more concrete: it may give the formula or a fragment of
+code. The learner gets level 2 in two ways:
+
+* ``result.more()`` on the returned ``CheckResult``: plain text when printed,
+  HTML when it is the value of a notebook cell;
+* running the same checker again on a function that still fails the same way
+  (same failing case, same level-1 hint): that result shows level 2 below the
+  hint. The state is one entry per checker name (``_last_failure``: the last
+  failure it reported); a passing run of that checker removes it.
+
+The first feedback of a failure (``str(result)``, ``result._repr_html_()``)
+never contains level 2, and ``assert_ok()``'s message never does (a graded
+cell run right after the feedback cell would otherwise hand it out). A passing
+result reads ``✔ name: all N checks passed.``, as before.
 """
 
 from __future__ import annotations
 
-import contextlib
 import html
-import io
-import math
-import os
-import pickle
-import select
-import signal
-import sys
-import time
-import traceback
+import re
+import types
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import _sandbox
+from ._sandbox import (  # noqa: F401 - re-exported: the checkers' one place to import from
+    CALLS_REFERENCE,
+    DEFAULT_TIMEOUT,
+    ENDED_THE_PROCESS,
+    IMPORT_ALLOWANCE,
+    UNREADABLE,
+    Described,
+    Outcome,
+    _describe_error,
+    _interactive,
+    _timeout_from_environment,
+    call_safely,
+    forbid_calls,
+    plain,
+    time_budget,
+)
 
-def _timeout_from_environment(default: float = 5.0) -> float:
-    """Seconds per call: ``COURSE_CHECK_TIMEOUT`` if set to a positive number, else 5.
-
-    An instructor (or the test suite) can shorten or lengthen every checker's
-    limit for a whole autograde run without touching the notebooks.
-    """
-    try:
-        value = float(os.environ.get("COURSE_CHECK_TIMEOUT", default))
-    except ValueError:
-        return default
-    return value if math.isfinite(value) and value > 0 else default
-
-
-DEFAULT_TIMEOUT = _timeout_from_environment()  # seconds per call of the learner's function
 BUDGET_FACTOR = 3  # a whole check may take this many per-call limits, in total
-
-_deadline: float | None = None  # time.monotonic() when the current check's budget ends
-
-
-@contextlib.contextmanager
-def time_budget(seconds: float) -> Iterator[None]:
-    """Limit the total time of every ``call_safely`` inside the block.
-
-    Each call gets at most what is left of the budget, so a checker that calls a
-    slow function many times still returns in about ``seconds`` (well before an
-    autograder's cell time limit). Budgets nest: the inner one cannot extend the outer.
-    """
-    global _deadline
-    previous = _deadline
-    end = time.monotonic() + max(float(seconds), 0.0)
-    _deadline = end if previous is None else min(previous, end)
-    try:
-        yield
-    finally:
-        _deadline = previous
-
-
-_CALLS_REFERENCE = "calls the course_lib reference"
-# Outcome.error texts that describe what happened without an exception of the learner's.
-_ENDED_THE_PROCESS = "the function ended the process (exit or crash) instead of returning"
-_UNREADABLE = "the function's return value could not be read back"
-
-
-def _learner_names(*values: Any) -> tuple[str, ...]:
-    """Names of the functions among ``values`` written in a notebook or script.
-
-    The learner's function has the name of the course_lib function it replaces:
-    in the child process, course_lib's functions of these names raise, so a
-    solution that merely calls the reference is refused. The tests pass the
-    references and wrappers of them, defined in modules: those are left alone.
-    """
-    return tuple(
-        dict.fromkeys(
-            v.__name__
-            for v in values
-            if callable(v)
-            and getattr(v, "__module__", None) == "__main__"
-            and hasattr(v, "__name__")
-        )
-    )
-
-
-_also_forbidden: tuple[str, ...] = ()  # more course_lib functions a learner may not call
-
-
-@contextlib.contextmanager
-def forbid_calls(*names: str) -> Iterator[None]:
-    """Inside the block, a learner's function may not call these course_lib functions
-    either (besides the one it replaces), e.g. ``batchnorm_forward`` in an exercise
-    that asks for a whole layer written with numpy."""
-    global _also_forbidden
-    previous = _also_forbidden
-    _also_forbidden = tuple(dict.fromkeys(previous + names))
-    try:
-        yield
-    finally:
-        _also_forbidden = previous
-
-
-def _interactive() -> bool:
-    """True in a notebook kernel or an interactive session (``__main__`` has no file)."""
-    return not hasattr(sys.modules.get("__main__"), "__file__")
-
-
-def _course_lib_function(*values: Any) -> str | None:
-    """The name of a course_lib function (outside the checkers) among ``values``, if any."""
-    for v in values:
-        module = getattr(v, "__module__", None) or ""
-        if callable(v) and module.startswith("course_lib.") and ".checks" not in module:
-            return getattr(v, "__name__", module)
-    return None
-
-
-def _install_tripwires(names: Sequence[str]) -> None:
-    """In the child: make course_lib's functions of these names raise when called."""
-    for module_name, module in list(sys.modules.items()):
-        inside = module_name == "course_lib" or module_name.startswith("course_lib.")
-        if not inside or module_name.startswith("course_lib.checks"):
-            continue
-        for name in names:
-            func = getattr(module, name, None)
-            if getattr(func, "__module__", "") != module_name or not hasattr(func, "__code__"):
-                continue
-            message = f"{_CALLS_REFERENCE} {name}"
-            namespace: dict[str, Any] = {}
-            exec(f"def tripwire(*a, **k):\n    raise RuntimeError({message!r})", namespace)
-            with contextlib.suppress(ValueError, TypeError):  # e.g. a closure: leave it
-                func.__code__ = namespace["tripwire"].__code__
 
 
 # --------------------------------------------------------------------------- results
+_STUCK = "(Stuck? Run this check again, or call .more() on its result, for a more concrete hint.)"
+
+
+@dataclass(frozen=True)
+class MoreHint:
+    """The second level of a hint, as ``CheckResult.more()`` returns it."""
+
+    name: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.name}, more: {self.text}"
+
+    __repr__ = __str__
+
+    def _repr_html_(self) -> str:
+        return (
+            '<div style="border-left:4px solid #9a6700;background:#fff8c5;'
+            f'padding:6px 10px;font-family:sans-serif"><b>{html.escape(self.name)}, more:</b> '
+            f"{html.escape(self.text)}</div>"
+        )
+
+
 @dataclass
 class CheckResult:
     """Outcome of one checker: truthy only when every case passed.
 
     name: what was checked; passed: all cases agree; cases_run: how many ran;
-    case: the failing case (a short description); hint: what to fix.
+    case: the failing case (a short description); hint: what to fix (level 1);
+    details: extra lines (values, what the function printed); more_hint: the
+    second level (``more()``); level: 2 when this result shows the second level
+    (the same failure again, see the module docstring), else 1.
     """
 
     name: str
@@ -159,16 +106,28 @@ class CheckResult:
     case: str | None = None
     hint: str | None = None
     details: list[str] = field(default_factory=list)
+    more_hint: str | None = None
+    level: int = 1
 
     def __bool__(self) -> bool:
         return self.passed
 
-    def __str__(self) -> str:
+    def _shows_more(self) -> bool:
+        return self.level >= 2 and bool(self.more_hint)
+
+    def _text(self, with_more: bool) -> str:
         if self.passed:
             return f"✔ {self.name}: all {self.cases_run} checks passed."
         lines = [f"✘ {self.name}: failed on {self.case}.", f"  Hint: {self.hint}"]
         lines += [f"  {d}" for d in self.details]
+        if with_more:
+            lines.append(f"  More: {self.more_hint}")
+        elif self.more_hint:
+            lines.append(f"  {_STUCK}")
         return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self._text(self._shows_more())
 
     __repr__ = __str__
 
@@ -178,6 +137,10 @@ class CheckResult:
             body = f"<b>✔ {html.escape(self.name)}</b>: all {self.cases_run} checks passed."
         else:
             extra = "".join(f"<br><code>{html.escape(d)}</code>" for d in self.details)
+            if self._shows_more():
+                extra += f"<br><b>More:</b> {html.escape(self.more_hint or '')}"
+            elif self.more_hint:
+                extra += f"<br><i>{html.escape(_STUCK)}</i>"
             body = (
                 f"<b>✘ {html.escape(self.name)}</b>: failed on {html.escape(str(self.case))}."
                 f"<br><b>Hint:</b> {html.escape(str(self.hint))}{extra}"
@@ -187,13 +150,25 @@ class CheckResult:
             f'padding:6px 10px;font-family:sans-serif">{body}</div>'
         )
 
+    def more(self) -> MoreHint:
+        """The second, more concrete level of the hint (it may show a formula or code).
+
+        Displays as HTML when it is the value of a notebook cell; ``print`` shows text.
+        """
+        if self.passed:
+            return MoreHint(self.name, "all checks passed: there is nothing more to say.")
+        if self.more_hint:
+            return MoreHint(self.name, self.more_hint)
+        return MoreHint(self.name, f"no second level for this failure; the hint is: {self.hint}")
+
     def assert_ok(self) -> CheckResult:
         """Raise AssertionError carrying the hint if the check failed; else return self.
 
-        For graded test cells: the grader records the failure with its hint.
+        For graded test cells: the grader records the failure with its level-1 hint
+        (never the second level, see the module docstring).
         """
         if not self.passed:
-            raise AssertionError(str(self))
+            raise AssertionError(self._text(with_more=False))
         return self
 
 
@@ -201,217 +176,53 @@ def passed(name: str, cases_run: int) -> CheckResult:
     return CheckResult(name, True, cases_run)
 
 
-def failed(name: str, cases_run: int, case: str, hint: str, *details: str) -> CheckResult:
-    return CheckResult(name, False, cases_run, case, hint, list(details))
+def failed(
+    name: str, cases_run: int, case: str, hint: str, *details: str, more: str | None = None
+) -> CheckResult:
+    """A failing result: level-1 ``hint``, ``details`` lines, level-2 ``more`` (optional)."""
+    return CheckResult(name, False, cases_run, case, hint, list(details), more)
 
 
-# ---------------------------------------------------------------- calling safely
-@dataclass
-class Outcome:
-    """What happened when the learner's function was called."""
-
-    value: Any = None
-    error: str | None = None  # "ZeroDivisionError: division by zero", ...
-    timed_out: bool = False
-    printed: str = ""
-    mutated: list[int] = field(default_factory=list)  # indices of array args changed
-    over_budget: bool = False  # timed out because the whole check ran out of time
-    mutated_kwargs: list[str] = field(default_factory=list)  # keyword args changed
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and not self.timed_out
+# The last failure each checker reported, by checker name: (case, level-1 hint).
+_last_failure: dict[str, tuple[str | None, str | None]] = {}
 
 
-@dataclass
-class _Frozen:
-    """A copy of a list, tuple or dict argument (and of the arrays inside it)."""
+def escalate(result: CheckResult) -> CheckResult:
+    """Record ``result`` for its checker; show level 2 if it repeats the last failure.
 
-    kind: type
-    items: Any
-
-
-def _freeze(value: Any, depth: int = 0) -> Any:
-    """A copy of the arrays in ``value`` (also inside lists, tuples, dicts), else None."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if depth < 4 and isinstance(value, list | tuple):
-        return _Frozen(list, [_freeze(v, depth + 1) for v in value])
-    if depth < 4 and isinstance(value, dict):
-        return _Frozen(dict, {k: _freeze(v, depth + 1) for k, v in value.items()})
-    return None
-
-
-def _changed(value: Any, frozen: Any) -> bool:
-    if frozen is None:
-        return False
-    if isinstance(frozen, np.ndarray):
-        if not isinstance(value, np.ndarray) or value.shape != frozen.shape:
-            return True
-        try:
-            return not np.array_equal(value, frozen, equal_nan=True)
-        except TypeError:  # object arrays have no NaN test
-            return not np.array_equal(value, frozen)
-    if frozen.kind is list:
-        return (
-            not isinstance(value, list | tuple)
-            or len(value) != len(frozen.items)
-            or any(_changed(v, f) for v, f in zip(value, frozen.items, strict=True))
-        )
-    return (
-        not isinstance(value, dict)
-        or value.keys() != frozen.items.keys()
-        or any(_changed(value[k], f) for k, f in frozen.items.items())
-    )
-
-
-def _snapshot(args: Sequence[Any]) -> list[Any]:
-    return [_freeze(a) for a in args]
-
-
-def _mutated(args: Sequence[Any], before: list[Any]) -> list[int]:
-    return [i for i, (a, b) in enumerate(zip(args, before, strict=True)) if _changed(a, b)]
-
-
-def _describe_error(exc: BaseException) -> str:
-    tb = traceback.extract_tb(exc.__traceback__)
-    where = f" (line {tb[-1].lineno})" if tb else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
-def _call_here(fn: Callable, args: Sequence[Any], kwargs: dict) -> Outcome:
-    """Call fn in this process, capturing output and exceptions (no time limit)."""
-    before = _snapshot(args)
-    before_kwargs = {k: _freeze(v) for k, v in kwargs.items()}
-    buf = io.StringIO()
-    out = Outcome()
-    try:
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-            out.value = fn(*args, **kwargs)
-    except BaseException as exc:  # noqa: BLE001 - the learner's code may raise anything
-        out.error = _describe_error(exc)
-    out.printed = buf.getvalue()[-2000:]
-    out.mutated = _mutated(args, before)
-    out.mutated_kwargs = [k for k, v in kwargs.items() if _changed(v, before_kwargs[k])]
-    return out
-
-
-def call_safely(fn: Callable, *args: Any, timeout: float | None = None, **kwargs: Any) -> Outcome:
-    """Call ``fn(*args, **kwargs)`` in a forked child with a time limit.
-
-    The child gets its own copy of the arguments, so nothing the function does
-    reaches the caller's objects or process; mutations are detected in the child
-    and reported. timeout: seconds (default ``DEFAULT_TIMEOUT``), cut to what is
-    left of an enclosing ``time_budget``. Without ``fork`` (Windows) the call runs
-    here, without a limit.
+    A passing result forgets the checker's last failure. ``run_check`` calls this
+    for every checker, so a checker written with it gets the escalation for free.
     """
-    if not callable(fn):
-        return Outcome(error=f"TypeError: expected a function, got {type(fn).__name__}")
-    own = _course_lib_function(fn, *args, *kwargs.values()) if _interactive() else None
-    if own:  # in a notebook, the checker was handed course_lib's function itself
-        return Outcome(error=f"RuntimeError: {_CALLS_REFERENCE} {own} (it is course_lib's)")
-    limit = DEFAULT_TIMEOUT if timeout is None else float(timeout)
-    over_budget = False
-    if _deadline is not None:
-        left = _deadline - time.monotonic()
-        if left < limit:
-            limit, over_budget = max(left, 0.0), True
-    if limit <= 0:
-        return Outcome(timed_out=True, over_budget=over_budget)
-    if not hasattr(os, "fork"):
-        return _call_here(fn, args, kwargs)
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: never return into the caller's code
-        _run_child(fn, args, kwargs, read_fd, write_fd)
-    os.close(write_fd)
-    chunks: list[bytes] = []
-    deadline = time.monotonic() + limit
-    finished = False
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            ready, _, _ = select.select([read_fd], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(read_fd, 1 << 20)
-            if not chunk:
-                finished = True
-                break
-            chunks.append(chunk)
-    finally:
-        # Timed out, or interrupted (KeyboardInterrupt): the child must not outlive us.
-        os.close(read_fd)
-        if not finished:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-    if not finished:
-        return Outcome(timed_out=True, over_budget=over_budget)
-    if not chunks:
-        return Outcome(error=_ENDED_THE_PROCESS)
-    try:
-        return pickle.loads(b"".join(chunks))
-    except BaseException as exc:  # noqa: BLE001 - rebuilding the value runs the learner's code
-        # e.g. a class that cannot be rebuilt here, or a __reduce__ that calls sys.exit
-        why = f"{_UNREADABLE} ({type(exc).__name__})"
-        return Outcome(error=f"{why}: return numpy arrays or numbers")
-
-
-def _run_child(fn: Callable, args: Sequence[Any], kwargs: dict, read_fd: int, write_fd: int):
-    """In the forked child: call fn, send the pickled Outcome through the pipe, exit."""
-    code = 0
-    try:
-        os.close(read_fd)
-        # Output written below Python (C code, os.write) must not reach the
-        # notebook through the parent's file descriptors; no core dumps either.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 1)
-        os.dup2(devnull, 2)
-        with contextlib.suppress(Exception):
-            import resource
-
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        forbidden = _learner_names(fn, *args, *kwargs.values())
-        if forbidden:
-            _install_tripwires(forbidden + _also_forbidden)
-        outcome = _call_here(fn, args, kwargs)
-        try:
-            payload = pickle.dumps(outcome)
-        except Exception:  # noqa: BLE001 - e.g. a returned lambda or generator
-            outcome.value = _Unpicklable(type(outcome.value).__name__)
-            payload = pickle.dumps(outcome)
-        with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(payload)
-    except BaseException:  # noqa: BLE001
-        code = 1
-    finally:
-        os._exit(code)
-
-
-@dataclass
-class _Unpicklable:
-    type_name: str
+    if result.passed:
+        _last_failure.pop(result.name, None)
+        return result
+    key = (result.case, result.hint)
+    if _last_failure.get(result.name) == key:
+        result.level = 2
+    _last_failure[result.name] = key
+    return result
 
 
 # ---------------------------------------------------------------- comparing values
 def describe_value(value: Any) -> str:
-    """A short description of a returned value (never runs the learner's ``__repr__``)."""
-    if isinstance(value, np.ndarray):
+    """A short description of a value (never runs the learner's code: only exact
+    built-in types are looked into, anything else is named by its type)."""
+    kind = type(value)
+    if kind is Described:
+        return value.text
+    if kind is np.ndarray:
         return f"an array of shape {value.shape}, dtype {value.dtype}"
-    if isinstance(value, _Unpicklable):
-        return f"a {value.type_name} object"
-    if isinstance(value, tuple | list):
-        return f"a {type(value).__name__} of {len(value)} item(s)"
-    if isinstance(value, bool | int | float | complex | str | bytes | np.generic):
-        return f"{type(value).__name__} {value!r}"[:120]
-    return f"a {type(value).__name__} object"
+    if kind in (tuple, list):
+        return f"a {kind.__name__} of {len(value)} item(s)"
+    if kind in (bool, int, float, complex, str, bytes) or (
+        isinstance(value, np.generic) and kind.__module__ == "numpy"
+    ):
+        return f"{kind.__name__} {value!r}"[:120]
+    if value is None:
+        return "None"
+    if kind is types.FunctionType:
+        return "a function"
+    return _sandbox._a(f"{kind.__name__} object")
 
 
 _NOT_NUMBERS = {
@@ -430,20 +241,22 @@ def to_array(
     expected_shape: tuple[int, ...],
     what: str,
     expected_dtype: Any = None,
+    advice: Advice | None = None,
 ) -> tuple[np.ndarray | None, str | None]:
     """Turn a returned value into a float array of the expected shape, or say why not.
 
-    Complex, text and object values are refused (a plain conversion would drop
-    imaginary parts or parse strings). With ``expected_dtype`` a floating type,
-    True/False values are refused too.
+    ``value`` is plain data (what ``call_safely`` returns). Complex, text and
+    object values are refused (a plain conversion would drop imaginary parts or
+    parse strings). With ``expected_dtype`` a floating type, True/False values are
+    refused too. advice: the exercise's wording for a wrong shape.
     """
     if value is None:
         return None, f"{what} is None: did the function forget to `return` it?"
-    if isinstance(value, _Unpicklable):
-        return None, f"{what} is a {value.type_name}, expected a numpy array"
+    if type(value) is Described:
+        return None, f"{what} is {value.text}, expected a numpy array of numbers"
     try:
         raw = np.asarray(value)
-    except Exception:  # noqa: BLE001 - ragged lists, objects whose __array__ fails, ...
+    except Exception:  # noqa: BLE001 - ragged lists, ...
         return None, f"{what} is {describe_value(value)}, expected a numpy array of numbers"
     if raw.dtype.kind in _NOT_NUMBERS:
         held = f"{_NOT_NUMBERS[raw.dtype.kind]}, dtype {raw.dtype}"
@@ -460,7 +273,7 @@ def to_array(
     if arr.shape != tuple(expected_shape):
         return None, (
             f"{what} has shape {arr.shape}, expected {tuple(expected_shape)}"
-            + _axis_hint(arr.shape, expected_shape)
+            + _shape_hint(arr.shape, expected_shape, advice or Advice())
         )
     if not np.all(np.isfinite(arr)):
         return (
@@ -470,13 +283,21 @@ def to_array(
     return arr, None
 
 
-def _axis_hint(got: tuple[int, ...], expected: Sequence[int]) -> str:
-    if got == () and len(expected) == 1:
-        return ": a single number for the whole matrix; compute one value per feature with axis=0"
-    if len(got) == len(expected) == 1 or (len(got) == 2 and got == tuple(expected)[::-1]):
-        return " (statistics over the wrong axis? rows are examples: use axis=0)"
-    if len(got) == 2 and len(expected) == 1 and expected[0] in got:
-        return " (keepdims? return one value per feature, shape (n,))"
+def _shape_hint(got: tuple[int, ...], expected: Sequence[int], advice: Advice) -> str:
+    """Why a result may have the wrong shape, in the words of the exercise."""
+    if tuple(expected) == ():
+        return ": return a single number"
+    if advice.statistics:
+        if got == () and len(expected) == 1:
+            return (
+                ": a single number for the whole matrix; compute one value per feature with axis=0"
+            )
+        if len(got) == len(expected) == 1 or (len(got) == 2 and got == tuple(expected)[::-1]):
+            return " (statistics over the wrong axis? rows are examples: use axis=0)"
+        if len(got) == 2 and len(expected) == 1 and expected[0] in got:
+            return " (keepdims? return one value per feature, shape (n,))"
+    if advice.shapes:
+        return f" (the shapes here: {advice.shapes})"
     return ""
 
 
@@ -512,10 +333,47 @@ class Case:
 @dataclass
 class Mistake:
     """A typical wrong implementation: when the learner's output equals what
-    ``produce(*args, **kwargs)`` returns, ``hint`` names the mistake."""
+    ``produce(*args, **kwargs)`` returns, ``hint`` names the mistake (level 1:
+    what the learner did wrong, then the right idea, in plain words; never code
+    or a formula of the solution) and ``more`` (level 2) says it concretely (a
+    formula, a fragment of code).
+
+    Convention (tests/test_checks_hints.py checks it for every checker module):
+    a module's mistakes are returned by module-level functions whose names end
+    in ``mistakes`` (``_fit_mistakes()``); every mistake has a ``more``."""
 
     hint: str
     produce: Callable[..., Any]
+    more: str | None = None
+
+
+_AXIS = (
+    "statistics over the wrong axis? Rows are examples: mean and variance over axis=0 "
+    "give one value per feature, shape (n,)"
+)
+
+
+@dataclass(frozen=True)
+class Advice:
+    """How one exercise words the problems every checker meets.
+
+    shapes: the shapes of the exercise in words ("X is (m, n), w is (n,)"), said
+    after a wrong shape, a broadcasting error or a matrix product that does not fit;
+    statistics: the exercise computes statistics over the examples (axis=0), so a
+    wrong shape or a broadcasting error most likely comes from the wrong axis;
+    broadcast / matmul: level-1 hints after those errors (default: from ``shapes``),
+    with their level 2 in ``broadcast_more`` / ``matmul_more``;
+    call: how the checker calls the function ("normalize(X, mu, sigma)"), said when
+    the function's parameters do not fit that call.
+    """
+
+    shapes: str = ""
+    statistics: bool = True
+    broadcast: str | None = None
+    broadcast_more: str | None = None
+    matmul: str | None = None
+    matmul_more: str | None = None
+    call: str | None = None
 
 
 def check_against_reference(
@@ -532,6 +390,7 @@ def check_against_reference(
     timeout: float | None = None,
     total_timeout: float | None = None,
     forbid: Sequence[str] = (),
+    advice: Advice | None = None,
 ) -> CheckResult:
     """Run ``fn`` on every case and compare with ``reference``; never raises.
 
@@ -541,17 +400,19 @@ def check_against_reference(
     the first differing value. timeout: seconds per call (``DEFAULT_TIMEOUT``);
     total_timeout: seconds for all calls together (``BUDGET_FACTOR * timeout``).
     forbid: course_lib functions the learner's may not call, besides ``name``
-    (see ``forbid_calls``). Warnings of the reference or the mistakes are not shown.
+    (see ``forbid_calls``). advice: the exercise's wording of generic problems
+    (see ``Advice``). Warnings of the reference or the mistakes are not shown.
     """
     timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     budget = BUDGET_FACTOR * timeout if total_timeout is None else float(total_timeout)
+    if advice is None or advice.call is None:
+        keywords = dict.fromkeys(k for case in cases for k in case.kwargs)
+        params = [*arg_names, *(f"{k}=..." for k in keywords)]
+        call = f"{name}({', '.join(params)})" if arg_names else None
+        advice = Advice(**{**(advice.__dict__ if advice else {}), "call": call})
+    settings = (output_names, arg_names, rtol, atol, timeout, advice)
     return run_check(
-        name,
-        lambda: _check(
-            name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout
-        ),
-        budget,
-        forbid,
+        name, lambda: _check(name, fn, cases, reference, mistakes, *settings), budget, forbid
     )
 
 
@@ -561,7 +422,7 @@ def run_check(
     """``check()`` within a time budget (seconds) for all its calls, with the course_lib
     functions ``forbid`` refused (see ``forbid_calls``), warnings and numpy's floating
     point warnings silenced; never raises: a problem of the checker itself becomes a
-    failed result that says so."""
+    failed result that says so. The result goes through ``escalate`` (two-level hints)."""
     try:
         with (
             time_budget(budget),
@@ -570,10 +431,11 @@ def run_check(
             np.errstate(all="ignore"),
         ):
             warnings.simplefilter("ignore")
-            return check()
+            result = check()
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - a checker must never raise
-        # (SystemExit: e.g. a returned object's __array__, run here, that calls sys.exit)
-        return failed(name, 0, "the checker itself", f"unexpected problem: {_describe_error(exc)}")
+        why = f"unexpected problem: {_describe_error(exc)[0]}"
+        result = failed(name, 0, "the checker itself", why)
+    return escalate(result)
 
 
 def matching_mistake(
@@ -598,16 +460,20 @@ def matching_mistake(
     return None
 
 
-def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout):
+def _check(
+    name, fn, cases, reference, mistakes, output_names, arg_names, rtol, atol, timeout, advice
+):
     if not callable(fn):
         return failed(
             name, 0, "the argument", f"pass your function itself, got {describe_value(fn)}"
         )
+    params = learner_parameters(fn)
     for k, case in enumerate(cases, start=1):
         outcome = call_safely(fn, *case.args, timeout=timeout, **case.kwargs)
-        problem = outcome_problem(outcome, arg_names, timeout)
+        problem = outcome_hint(outcome, arg_names, timeout, advice, params)
         if problem:
-            return failed(name, k - 1, case.label, problem, *printed_details(outcome))
+            hint, more = problem
+            return failed(name, k - 1, case.label, hint, *printed_details(outcome), more=more)
         if outcome.value is None:
             hint = returned_none_hint(output_names)
             return failed(name, k - 1, case.label, hint, *printed_details(outcome))
@@ -617,7 +483,7 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
         got = outcome.value
         if single:
             got_t: Sequence[Any] = (got,)
-        elif not isinstance(got, tuple | list) or len(got) != len(expected_t):
+        elif type(got) not in (tuple, list) or len(got) != len(expected_t):
             return failed(
                 name,
                 k - 1,
@@ -629,13 +495,13 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
             got_t = got
         arrays = []
         for g, e, what in zip(got_t, expected_t, output_names, strict=True):
-            if isinstance(e, np.ndarray) and e.ndim and isinstance(g, list | tuple):
+            if isinstance(e, np.ndarray) and e.ndim and type(g) in (list, tuple):
                 why = (
                     f"{what} is a {type(g).__name__}: return a numpy array "
                     "(numpy operations on arrays give one; np.array(...) converts)"
                 )
             else:
-                arr, why = to_array(g, np.shape(e), what, np.asarray(e).dtype)
+                arr, why = to_array(g, np.shape(e), what, np.asarray(e).dtype, advice)
             if why:
                 return failed(name, k - 1, case.label, why, *printed_details(outcome))
             arrays.append(arr)
@@ -644,7 +510,7 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
             continue
         mistake = matching_mistake(got_value, mistakes, case.args, case.kwargs, rtol, atol)
         if mistake is not None:
-            return failed(name, k - 1, case.label, mistake.hint)
+            return failed(name, k - 1, case.label, mistake.hint, more=mistake.more)
         for g, raw, e, what in zip(arrays, got_t, expected_t, output_names, strict=True):
             e = np.asarray(e)
             if not np.allclose(g, e, rtol=rtol, atol=atol):
@@ -660,55 +526,177 @@ def _check(name, fn, cases, reference, mistakes, output_names, arg_names, rtol, 
                     k - 1,
                     case.label,
                     f"{what} differs from the expected value {first_difference(g, e)}{note}",
+                    more=DIFFERS_MORE,
                 )
     return passed(name, len(cases))
 
 
-def outcome_problem(outcome: Outcome, arg_names: Sequence[str], timeout: float) -> str | None:
-    """The hint for an outcome that cannot be compared at all, or None.
+DIFFERS_MORE = (
+    "no typical mistake of this exercise gives these values. Run your function on the "
+    "case's inputs yourself and compare each step with the lesson's formula: print the "
+    "intermediate arrays and their shapes, and check them on a tiny example you can "
+    "work out by hand."
+)
 
-    arg_names: the names of the positional arguments, for "modified its input ...";
-    timeout: the limit per call, for "did not return within ...".
+
+def learner_parameters(fn: Any) -> tuple[str, ...]:
+    """The names of the positional parameters of a learner's plain function (read from
+    its code object, which runs none of the learner's code), else ()."""
+    if type(fn) is not types.FunctionType:
+        return ()
+    code = fn.__code__
+    return tuple(code.co_varnames[: code.co_argcount])
+
+
+_MATMUL = re.compile(
+    r"matmul: .*mismatch in its core dimension.*\(size (\d+) is different from (\d+)\)"
+)
+
+
+def outcome_problem(outcome: Outcome, arg_names: Sequence[str], timeout: float) -> str | None:
+    """The level-1 hint for an outcome that cannot be compared at all, or None
+    (``outcome_hint`` without the second level and the exercise's wording)."""
+    problem = outcome_hint(outcome, arg_names, timeout)
+    return problem[0] if problem else None
+
+
+def outcome_hint(
+    outcome: Outcome,
+    arg_names: Sequence[str],
+    timeout: float,
+    advice: Advice | None = None,
+    params: Sequence[str] = (),
+) -> tuple[str, str | None] | None:
+    """(level-1 hint, level-2 hint or None) for an outcome that cannot be compared, or None.
+
+    arg_names: the names of the positional arguments as the exercise calls them, for
+    "modified its input ..."; params: the learner's own parameter names (said too,
+    when they differ); timeout: the limit per call, for "did not return within ...";
+    advice: the exercise's wording (see ``Advice``).
     """
-    if outcome.timed_out and outcome.over_budget:
+    advice = advice or Advice()
+    if outcome.timed_out:
+        return _time_hint(outcome, timeout), None
+    if outcome.error:
+        return _error_hint(outcome.error, outcome.signature_error, advice)
+    if outcome.mutated or outcome.mutated_kwargs:
+        return _mutation_hint(outcome, arg_names, params)
+    return None
+
+
+def _time_hint(outcome: Outcome, timeout: float) -> str:
+    if outcome.importing:
+        return (
+            f"the function was still importing {outcome.importing} after "
+            f"{_sandbox.IMPORT_ALLOWANCE:g} s (a first import is not counted in the time "
+            "limit, up to that): does that module do heavy work when it is imported?"
+        )
+    if outcome.returned:
+        return (
+            f"the function returned {outcome.returned}, and turning it into numbers did not "
+            f"finish within {timeout:g} s (its __array__, __len__ or __iter__ never returns?): "
+            "return numpy arrays or numbers"
+        )
+    if outcome.over_budget:
         return (
             "the function is too slow: the checks ran out of time before it returned "
             "(an endless loop, or much more work than the formula needs)"
         )
-    if outcome.timed_out:
-        return f"the function did not return within {timeout:g} s: look for an endless loop"
-    if outcome.error:
-        if "NotImplementedError" in outcome.error:
-            return "the function is not written yet (it raises NotImplementedError)"
-        if _CALLS_REFERENCE in outcome.error:
-            called = outcome.error.split(_CALLS_REFERENCE, 1)[1].split()[0]
-            if "(it is course_lib's)" in outcome.error:
-                return (
-                    f"that is course_lib's own {called}, not yours: define your function in "
-                    "the exercise cell (def ...) and pass that one"
-                )
+    return f"the function did not return within {timeout:g} s: look for an endless loop"
+
+
+def _error_hint(error: str, signature: bool, advice: Advice) -> tuple[str, str | None]:
+    if "NotImplementedError" in error:
+        return "the function is not written yet (it raises NotImplementedError)", None
+    if CALLS_REFERENCE in error:
+        called = error.split(CALLS_REFERENCE, 1)[1].split()[0]
+        if "(it is course_lib's)" in error:
             return (
-                f"the function calls course_lib's {called}: the exercise is to write it "
-                "yourself, with numpy"
-            )
-        if outcome.error.startswith((_ENDED_THE_PROCESS, _UNREADABLE)):
-            return outcome.error  # not an exception of the function's: said as it is
-        problem = f"the function raised {outcome.error}"
-        if "broadcast" in outcome.error:
-            problem += (
-                " — statistics over the wrong axis? Rows are examples: mean and variance "
-                "over axis=0 give one value per feature, shape (n,)"
-            )
-        return problem
-    if outcome.mutated or outcome.mutated_kwargs:
-        names = [
-            arg_names[i] if i < len(arg_names) else f"argument {i + 1}" for i in outcome.mutated
-        ] + list(outcome.mutated_kwargs)
+                f"that is course_lib's own {called}, not yours: define your function in "
+                "the exercise cell (def ...) and pass that one"
+            ), None
         return (
-            f"the function modified its input {', '.join(names)}: work on new arrays "
-            "(X = X - mu makes a new array; X -= mu writes into the caller's data)"
+            f"the function calls course_lib's {called}: the exercise is to write it "
+            "yourself, with numpy"
+        ), None
+    if error.startswith((ENDED_THE_PROCESS, UNREADABLE)):
+        return error, None  # not an exception of the function's: said as it is
+    if signature:
+        return _signature_hint(error, advice)
+    if error.startswith("MemoryError"):
+        return (
+            f"the function raised {error}: it needs far more memory than these small "
+            "cases do. Look for an array that grows in a loop, or a much larger "
+            "intermediate array than the result (e.g. an (m, m) matrix)"
+        ), None
+    matmul = _MATMUL.search(error)
+    if matmul:
+        rows, cols = matmul.groups()
+        line = re.search(r"\(line \d+\)", error)
+        where = f" {line.group(0)}" if line else ""
+        said = (
+            f"the function raised ValueError{where}: in a matrix product A @ B, A has {cols} "
+            f"columns but B has {rows} rows. (a, b) @ (c, d) needs b = c and gives (a, d)"
         )
-    return None
+        hint = advice.matmul or (f"the shapes here: {advice.shapes}" if advice.shapes else "")
+        more = advice.matmul_more
+        return (f"{said}. {hint}" if hint else said), more
+    problem = f"the function raised {error}"
+    if "could not be broadcast" in error:
+        if advice.broadcast:
+            return f"{problem}. {advice.broadcast}", advice.broadcast_more
+        if advice.statistics:
+            return f"{problem} — {_AXIS}", advice.broadcast_more
+        if advice.shapes:
+            return (
+                f"{problem}. Two arrays whose shapes do not fit were combined element by "
+                f"element; the shapes here: {advice.shapes}",
+                advice.broadcast_more,
+            )
+    return problem, None
+
+
+_UNEXPECTED_KEYWORD = re.compile(r"unexpected keyword argument '(\w+)'")
+
+
+def _signature_hint(error: str, advice: Advice) -> tuple[str, str | None]:
+    """The function's parameters do not fit the call the checker makes."""
+    call = f": it calls {advice.call}" if advice.call else ""
+    keyword = _UNEXPECTED_KEYWORD.search(error)
+    if keyword:
+        name = keyword.group(1)
+        return (
+            f"the checker passes the keyword argument {name}=... and your function does "
+            f"not accept it. Keep the parameters of the exercise's def line, with their "
+            f"names (the checker calls the function as the lesson does{call})"
+        ), f"the error was {error}"
+    return (
+        f"your function's parameters do not fit how the checker calls it{call}. Keep the "
+        "def line of the exercise as it is (same parameters, same order)"
+    ), f"the error was {error}"
+
+
+def _mutation_hint(
+    outcome: Outcome, arg_names: Sequence[str], params: Sequence[str]
+) -> tuple[str, str]:
+    """Name the inputs the function modified, with the learner's own parameter name."""
+    said, own = [], []
+    for i in outcome.mutated:
+        name = arg_names[i] if i < len(arg_names) else f"argument {i + 1}"
+        mine = params[i] if i < len(params) else name
+        said.append(name if mine == name else f"{name} (your parameter {mine})")
+        own.append(mine)
+    said += outcome.mutated_kwargs
+    own += outcome.mutated_kwargs
+    a = own[0]
+    return (
+        f"the function modified its input {', '.join(said)}: it must leave the caller's "
+        f"arrays as they were. `{a} -= ...`, `{a} *= ...` or `{a}[...] = ...` write into "
+        f"the caller's array; `{a} = {a} - ...` makes a new one"
+    ), (
+        f"if you want to change {a} step by step, start from a copy of your own: "
+        f"`{a} = {a}.copy()` as the first line, then update the copy"
+    )
 
 
 def returned_none_hint(output_names: Sequence[str]) -> str:
@@ -716,10 +704,13 @@ def returned_none_hint(output_names: Sequence[str]) -> str:
     if not all(n.isidentifier() for n in output_names):  # e.g. "the learning rate"
         what = " and ".join(output_names)
         return f"the function returned None: did it forget to `return` {what}?"
-    what = "its result" if len(output_names) == 1 else f"its {len(output_names)} results"
+    if len(output_names) == 1:
+        return (
+            f"the function returned None: did it forget to `return` its result ({output_names[0]})?"
+        )
     return (
-        f"the function returned None: did it forget to `return` {what}? "
-        f"Write `return {', '.join(output_names)}`"
+        f"the function returned None: did it forget to `return` its {len(output_names)} "
+        f"results ({', '.join(output_names)}, in this order)?"
     )
 
 

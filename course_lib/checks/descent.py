@@ -12,7 +12,32 @@ from __future__ import annotations
 import numpy as np
 
 from ..descent import gradient_descent_step, largest_stable_lr
-from ._core import DEFAULT_TIMEOUT, Case, CheckResult, Mistake, check_against_reference
+from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
+
+ADVICE_STEP = Advice(
+    shapes="X is (m, n); y, ŷ and the residual ŷ − y are (m,), one per example; w is (n,), "
+    "one per feature; b and lr are numbers",
+    statistics=False,
+    broadcast=(
+        "An element-wise operation combined arrays whose shapes do not fit: X is (m, n), "
+        "the residual is (m,), w is (n,). Turning the m residuals into n gradient entries, "
+        "one per feature, takes a matrix product, not an element-wise one"
+    ),
+    broadcast_more="dw = Xᵀ(ŷ − y)/m: (n, m) @ (m,) gives (n,)",
+    matmul=(
+        "X is (m, n), w is (n,) and the residual ŷ − y is (m,): write down the shapes of "
+        "each product and check that they chain"
+    ),
+    matmul_more="ŷ = X w + b is (m, n) @ (n,) → (m,); dw = Xᵀ(ŷ − y)/m is (n, m) @ (m,) → (n,)",
+)
+ADVICE_LR = Advice(
+    shapes="X is (m, n); X̃ = [X, 1] is (m, n + 1); the Hessian (1/m) X̃ᵀX̃ is (n + 1, n + 1)",
+    statistics=False,
+    matmul=(
+        "X̃ is (m, n + 1): the Hessian (1/m) X̃ᵀX̃ multiplies the transpose (n + 1, m) by X̃ (m, n + 1)"
+    ),
+    matmul_more="H = X1.T @ X1 / m with X1 = [X, 1] of shape (m, n + 1)",
+)
 
 __all__ = ["check_gradient_descent_step", "check_largest_stable_lr"]
 
@@ -66,42 +91,58 @@ def _step_mistakes() -> list[Mistake]:
         r = _residual(X, y, w, b)
         return w - lr * X.T @ r / X.shape[1], b - lr * r.mean()
 
+    step = (
+        "w_new = w − lr·dw and b_new = b − lr·db, with dw = (1/m) Xᵀ(ŷ − y) and "
+        "db = (1/m) Σ(ŷ − y), ŷ = X w + b"
+    )
     return [
         Mistake(
-            "sign error: the step went uphill. Gradient descent subtracts: "
-            "w - lr * dw, b - lr * db with dw = (1/m) X^T (ŷ - y) (residual ŷ - y, not y - ŷ)",
+            "sign error: your step went uphill, so the cost grows. Gradient descent moves "
+            "against the gradient, and the residual is the prediction minus the target",
             sign,
+            step,
         ),
         Mistake(
-            "forgot the 1/m: J is the average of the losses, so dw = (1/m) X^T (ŷ - y) and "
-            "db = (1/m) Σ(ŷ - y) (use .mean(), or divide the sums by m = X.shape[0])",
+            "the step is m times too large: the cost J is the average of the m losses, so "
+            "its gradient is an average over the examples too, not a sum",
             no_mean,
+            f"{step}; m is the number of examples (rows of X)",
         ),
         Mistake(
-            "b's gradient was computed with the new w: compute dw and db both at the old "
-            "(w, b) first, then update both (a simultaneous update)",
+            "b's gradient was computed with the already updated w: both gradients must be "
+            "taken at the old (w, b), then both parameters updated (a simultaneous update)",
             sequential,
+            "compute the residual ŷ − y once, from the old w and b; derive dw and db from "
+            "it; then return both new values",
         ),
         Mistake(
-            "the gradient is twice too large: that is the derivative of L = (ŷ - y)²; this "
-            "course's loss is L = ½(ŷ - y)², whose derivative is (ŷ - y), no factor 2",
+            "the gradient is twice too large: that is the derivative of the loss (ŷ − y)². "
+            "This course's loss is ½(ŷ − y)², whose ½ cancels the 2",
             twice,
+            f"dL/dŷ = ŷ − y, with no factor 2: {step}",
         ),
         Mistake(
-            "b is missing from the prediction: ŷ = X w + b (the residual is X w + b - y)",
+            "b is missing from the prediction: the model predicts with the weights and the "
+            "bias, so the residual must include b",
             no_bias_in_prediction,
+            "ŷ = X w + b, and the residual is ŷ − y",
         ),
         Mistake(
-            "b was not updated: return b - lr * db with db = mean(ŷ - y)",
+            "b was not updated: gradient descent moves every parameter by its own "
+            "gradient, the bias too",
             b_not_updated,
+            "b_new = b − lr·db with db = (1/m) Σ(ŷ − y), the mean of the residual",
         ),
         Mistake(
-            "the learning rate is missing: the step is lr times the gradient",
+            "the learning rate is missing: each step is the gradient scaled by lr",
             no_lr,
+            step,
         ),
         Mistake(
-            "divided by n (features) instead of m (examples): rows are examples, m = X.shape[0]",
+            "you divided by the number of features n instead of the number of examples m: "
+            "the cost averages over the examples, the rows of X",
             over_n,
+            f"{step}; m = X.shape[0]",
         ),
     ]
 
@@ -150,6 +191,7 @@ def check_gradient_descent_step(fn, *, timeout: float = DEFAULT_TIMEOUT) -> Chec
         output_names=("w_new", "b_new"),
         arg_names=("X", "y", "w", "b", "lr"),
         timeout=timeout,
+        advice=ADVICE_STEP,
     )
 
 
@@ -167,49 +209,78 @@ def _lr_mistakes() -> list[Mistake]:
     def eig(H):
         return np.linalg.eigvalsh(H)
 
+    def unsorted(H):
+        return np.real(np.linalg.eig(H)[0])
+
+    bound = "lr_max = 2/λ_max, λ_max the largest eigenvalue of H = (1/m) X̃ᵀX̃, X̃ = [X, 1]"
+    unsorted_hint = (
+        "np.linalg.eig returns the eigenvalues in no particular order, so the one you "
+        "picked is not necessarily the largest. The bound needs the largest eigenvalue "
+        "λ_max"
+    )
+    unsorted_more = (
+        "take the largest of them (.max()), or use np.linalg.eigvalsh, made for symmetric "
+        "matrices like this Hessian: it returns them sorted, smallest first"
+    )
     return [
         Mistake(
-            "you used λ_min: the bound comes from the steepest direction. Every direction "
-            "needs |1 - lr·λ| < 1, and the largest eigenvalue λ_max is the strictest: 2/λ_max",
+            "the eigenvalue you used is the smallest one, λ_min: the bound comes from the "
+            "steepest direction, the one with the largest eigenvalue λ_max. (np.linalg.eig "
+            "returns the eigenvalues in no particular order; np.linalg.eigvalsh sorts them, "
+            "smallest first.)",
             lambda X: 2.0 / eig(_hessian(X))[0],
+            "along an eigenvector, one step multiplies the error by 1 − lr·λ, which needs "
+            f"|1 − lr·λ| < 1 for every λ; the largest λ is the strictest: {bound}. Take the "
+            "largest eigenvalue: the maximum of eig's, or the last of eigvalsh's",
         ),
+        Mistake(unsorted_hint, lambda X: 2.0 / unsorted(_hessian(X))[-1], unsorted_more),
+        Mistake(unsorted_hint, lambda X: 2.0 / unsorted(_hessian(X))[0], unsorted_more),
         Mistake(
             "the factor 2 is missing: 1/λ_max is the step that lands exactly on the minimum "
-            "along the steepest direction; steps up to 2/λ_max still converge (they "
-            "overshoot, then come back). (1/λ_max is also what you get from the Hessian of "
-            "L = (ŷ - y)² without the ½, which is twice as large.)",
+            "along the steepest direction. Larger steps still converge (they overshoot, then "
+            "come back), up to twice that",
             lambda X: 1.0 / eig(_hessian(X))[-1],
+            f"{bound}. (1/λ_max also comes from the Hessian of (ŷ − y)² without the ½, "
+            "which is twice as large.)",
         ),
         Mistake(
-            "forgot the 1/m: the Hessian of J = (1/m) Σ L is (1/m) X̃ᵀX̃, not X̃ᵀX̃",
+            "the Hessian is m times too large: J averages the losses over the m examples, "
+            "so its Hessian is an average too",
             lambda X: 2.0 / eig(_hessian(X) * X.shape[0])[-1],
+            f"H = (1/m) X̃ᵀX̃, not X̃ᵀX̃: {bound}",
         ),
         Mistake(
-            "the column of ones for b is missing: gradient descent updates b too, so the "
-            "Hessian is (1/m) X̃ᵀX̃ with X̃ = [X, 1] (np.hstack([X, np.ones((m, 1))]))",
+            "the bias b is missing from the Hessian: gradient descent also updates b, so "
+            "the curvature is that of J over (w, b). Give b its own feature, one that is "
+            "always 1",
             lambda X: 2.0 / eig(X.T @ X / X.shape[0])[-1],
+            f"X̃ = [X, 1] appends a column of ones: np.hstack([X, np.ones((m, 1))]); {bound}",
         ),
         Mistake(
-            "you centred X (used the covariance matrix): that is the Hessian with b held at "
-            "its optimum; gradient descent on (w, b) sees the uncentred (1/m) X̃ᵀX̃, "
-            "X̃ = [X, 1], whose λ_max is larger when the features are far from 0",
+            "you centred X (the covariance matrix): that is the Hessian when b is held at "
+            "its optimum. Gradient descent moves b too and sees the uncentred matrix, whose "
+            "λ_max is larger when the features are far from 0",
             lambda X: 2.0 / eig(np.cov(X.T, bias=True).reshape(X.shape[1], X.shape[1]))[-1],
+            f"no mean is subtracted: {bound}",
         ),
         Mistake(
-            "you took a square root somewhere: λ_max is an eigenvalue of the Hessian "
-            "(1/m) X̃ᵀX̃, not a singular value of X̃/√m (that is √λ_max)",
+            "you took a square root: the bound uses an eigenvalue of the Hessian itself, not "
+            "a singular value (the square root of one)",
             lambda X: 2.0 / np.sqrt(eig(_hessian(X))[-1]),
+            f"the largest singular value of X̃/√m is √λ_max: {bound}",
         ),
         Mistake(
-            "you used singular values of X̃: they are the square roots of the eigenvalues "
-            "of X̃ᵀX̃ (no 1/m); use the eigenvalues of the Hessian (1/m) X̃ᵀX̃",
+            "you used a singular value of X̃: it is the square root of an eigenvalue of "
+            "X̃ᵀX̃, without the 1/m. The bound needs the largest eigenvalue of the Hessian",
             lambda X: 2.0 / np.linalg.svd(_with_ones(X), compute_uv=False)[0],
+            f"σ_max(X̃)²/m is λ_max of (1/m) X̃ᵀX̃: {bound}",
         ),
         Mistake(
-            "you used the largest diagonal entry of the Hessian (the largest E[x_j²]): "
-            "λ_max also counts the off-diagonal coupling; take the largest eigenvalue "
-            "(np.linalg.eigvalsh(H)[-1])",
+            "you used the largest diagonal entry of the Hessian (the largest mean of x_j²): "
+            "λ_max also counts how the features are coupled (the off-diagonal entries), so "
+            "it can be larger",
             lambda X: 2.0 / np.max(np.diag(_hessian(X))),
+            f"{bound}: np.linalg.eigvalsh(H)[-1] is λ_max",
         ),
     ]
 
@@ -247,4 +318,5 @@ def check_largest_stable_lr(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckRes
         arg_names=("X",),
         rtol=1e-6,
         timeout=timeout,
+        advice=ADVICE_LR,
     )

@@ -11,7 +11,16 @@ import numpy as np
 
 from ..batchnorm import batchnorm_inference as _ref_inference
 from ..batchnorm import update_running_stats as _ref_update
-from ._core import DEFAULT_TIMEOUT, Case, CheckResult, Mistake, check_against_reference
+from ._core import DEFAULT_TIMEOUT, Advice, Case, CheckResult, Mistake, check_against_reference
+
+ADVICE_UPDATE = Advice(
+    shapes="z is (m, n), one row per example; running_mean, running_var and the batch "
+    "statistics are (n,), one per unit",
+)
+ADVICE_INFERENCE = Advice(
+    shapes="z is (m, n), one row per example; gamma, beta, running_mean and running_var "
+    "are (n,), one per unit",
+)
 
 # ------------------------------------------------------------------ update_running_stats
 
@@ -66,52 +75,71 @@ def _update_mistakes() -> list[Mistake]:
     def beta_fixed(rm, rv, z, beta=0.9, unbiased=True):
         return _ref_update(rm, rv, z, beta=0.9, unbiased=unbiased)
 
+    ewa = "running = β·running + (1 − β)·batch_statistic, for the mean and the variance"
     return [
         Mistake(
-            "β multiplies the NEW batch statistic: running = β·running + (1 − β)·batch "
-            "(β is the weight of the OLD value; PyTorch's momentum 0.1 is the weight of the new)",
+            "you gave the weight β to the new batch statistic. In this course β is the "
+            "weight of the old running value, its memory; the new batch statistic gets the "
+            "small weight 1 − β",
             beta_on_new,
+            f"{ewa}. (PyTorch's momentum = 1 − β is the weight of the new value; Keras's "
+            "momentum is β.)",
         ),
         Mistake(
-            "with unbiased=True store the unbiased batch variance m/(m−1)·σ² "
-            "(z.var(axis=0, ddof=1)), not the batch's own 1/m variance",
+            "with unbiased=True, store the unbiased batch variance (dividing by m − 1), which "
+            "estimates the variance of the whole population; you stored the batch's own "
+            "variance (dividing by m)",
             biased_when_unbiased,
+            "the unbiased variance is m/(m − 1)·σ²_B: z.var(axis=0, ddof=1)",
         ),
         Mistake(
-            "with unbiased=False store the biased batch variance (1/m, ddof=0, as Keras does), "
-            "not the unbiased m/(m−1) one: use the `unbiased` argument",
+            "with unbiased=False, store the batch's own variance (dividing by m, as Keras "
+            "does); you stored the unbiased one (dividing by m − 1). Let the unbiased "
+            "argument choose",
             unbiased_when_biased,
+            "ddof = 1 when unbiased is True, else 0",
         ),
         Mistake(
-            "the running variance stores σ² (the variance), not σ (the standard deviation): "
-            "use z.var, not z.std",
+            "you stored the standard deviation σ: the running variance must store the "
+            "variance σ², its square",
             sigma_not_var,
+            "average z.var over the batches, not z.std",
         ),
         Mistake(
-            "the result is just this batch's statistics: average them with the old "
-            "running values, running = β·running + (1 − β)·batch",
+            "you returned this batch's statistics alone: the running values average them "
+            "with the old running values, so that they remember earlier batches",
             no_average,
+            ewa,
         ),
         Mistake(
-            "the outputs are swapped: return (running_mean, running_var) in that order",
+            "the outputs are swapped: return the running mean first, then the running variance",
             swapped,
+            "the function returns (running_mean, running_var), in this order",
         ),
         Mistake(
-            "compute the batch variance around the batch's own mean z.mean(axis=0), "
-            "not around the running mean",
+            "the batch variance was measured around the running mean: measure it around "
+            "this batch's own mean",
             about_running_mean,
+            "z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself",
         ),
         Mistake(
-            "compute the batch variance around the batch's own mean z.mean(axis=0), "
-            "not around the just-updated running mean",
+            "the batch variance was measured around the just-updated running mean: measure "
+            "it around this batch's own mean",
             about_new_running_mean,
+            "z.var(axis=0, ...) centres on the batch mean z.mean(axis=0) by itself",
         ),
         Mistake(
-            "the new value is weighted by (1 − β): running = β·running + (1 − β)·batch; "
-            "without it the weights do not sum to 1",
+            "the new value's weight 1 − β is missing: the two weights must add up to 1, or "
+            "the running values grow from batch to batch",
             no_one_minus_beta,
+            ewa,
         ),
-        Mistake("use the `beta` argument instead of a fixed 0.9", beta_fixed),
+        Mistake(
+            "the beta argument was ignored: the function must use the β it is given (0.9 "
+            "only when none is passed)",
+            beta_fixed,
+            f"use beta, not a fixed 0.9: {ewa}",
+        ),
     ]
 
 
@@ -167,6 +195,7 @@ def check_update_running_stats(fn, *, timeout: float = DEFAULT_TIMEOUT) -> Check
         output_names=("running_mean", "running_var"),
         arg_names=_UPDATE_ARGS,
         timeout=timeout,
+        advice=ADVICE_UPDATE,
     )
 
 
@@ -203,29 +232,58 @@ def _inference_mistakes() -> list[Mistake]:
     def not_centred(z, gamma, beta, rm, rv, eps=1e-5):
         return gamma * z / np.sqrt(rv + eps) + beta
 
+    formula = (
+        "out = γ·x̂ + β with x̂ = (z − running_mean)/√(running_var + ε), the same for every example"
+    )
     return [
         Mistake(
-            "at test time use the running statistics passed in, not the mean and variance of "
-            "z itself: with batch statistics a prediction depends on the other examples in "
-            "the batch, and a single example always gives the shift β",
+            "you normalized with the mean and variance of z itself: at test time use the "
+            "running statistics passed in. With the batch's own statistics a prediction "
+            "depends on the other examples in the batch, and a single example always gives β",
             batch_stats,
+            formula,
         ),
-        Mistake("ε is forgotten: divide by √(running_var + ε)", no_eps),
         Mistake(
-            "ε goes inside the square root: √(running_var + ε), not √running_var + ε", eps_outside
+            "ε is missing: the denominator must include it, as in training (a running "
+            "variance of 0 would divide by 0)",
+            no_eps,
+            formula,
         ),
-        Mistake("use the `eps` argument instead of a fixed 1e-5", eps_fixed),
         Mistake(
-            "divide by the standard deviation √(running_var + ε), not by the variance",
+            "ε is outside the square root: add it to the running variance, then take the root",
+            eps_outside,
+            f"√(running_var + ε), not √running_var + ε: {formula}",
+        ),
+        Mistake(
+            "the eps argument was ignored: use the ε the function is given",
+            eps_fixed,
+            f"use eps, not a fixed 1e-5: {formula}",
+        ),
+        Mistake(
+            "you divided by the variance: the denominator is the standard deviation, a square root",
             by_variance,
+            formula,
         ),
         Mistake(
-            "running_var already holds σ² (the variance): do not square it again",
+            "running_var already holds σ² (the variance): squaring it again gives σ⁴",
             var_as_sigma_squared,
+            formula,
         ),
-        Mistake("γ scales and β shifts: γ·x̂ + β, not β·x̂ + γ", swapped_gamma_beta),
-        Mistake("scale and shift the normalized value: γ·x̂ + β", no_scale_shift),
-        Mistake("subtract the running mean before dividing", not_centred),
+        Mistake(
+            "γ and β are swapped: γ scales the normalized value, β shifts it",
+            swapped_gamma_beta,
+            formula,
+        ),
+        Mistake(
+            "you returned the normalized value: scale it by γ and shift it by β, as in training",
+            no_scale_shift,
+            formula,
+        ),
+        Mistake(
+            "the running mean was not subtracted: normalizing first centres each unit",
+            not_centred,
+            formula,
+        ),
     ]
 
 
@@ -274,4 +332,5 @@ def check_batchnorm_inference(fn, *, timeout: float = DEFAULT_TIMEOUT) -> CheckR
         output_names=("out",),
         arg_names=_INFERENCE_ARGS,
         timeout=timeout,
+        advice=ADVICE_INFERENCE,
     )

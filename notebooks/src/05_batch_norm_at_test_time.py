@@ -1,7 +1,12 @@
 # ---
 # jupyter:
 #   jupytext:
-#     formats: ipynb,py:percent
+#     formats: ipynb,src//py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -13,7 +18,12 @@
 #
 # *Lesson 5 of 5 · section 3 of the notes, "测试时的 Batch Norm", which the notes leave unfinished.*
 #
-# In lessons 03 and 04 every Batch Norm layer normalized a **mini-batch** with that
+# **Time.** About 45 minutes for the core path (sections 1–6, the two exercises and the
+# two written questions included). The "Going deeper" sections after the summary add
+# about 10 minutes; you can skip them without losing the thread.
+#
+# In lessons 03 and 04 every Batch Norm layer (the notes' Batch归一化; 批量规范化 in the
+# Chinese edition of d2l) normalized a **mini-batch (小批量)** with that
 # batch's own mean and variance. A trained network is used differently: it gets one
 # photo, one patient, one sentence at a time. This lesson takes up section 3 of the
 # notes, which states the problem and the usual answer (an exponentially weighted
@@ -27,12 +37,12 @@
 # 2. compute an exponentially weighted average (指数加权平均) from its recursion, and say
 #    what its effective window $1/(1-\beta)$, its bias at the start and the bias
 #    correction $v_t/(1-\beta^t)$ mean;
-# 3. translate between the notes' $\beta$, PyTorch's `momentum` and Keras's `momentum`,
+# 3. translate between this course's $\beta$, PyTorch's `momentum` and Keras's `momentum`,
 #    and say which variance each of them stores;
-# 4. compute inference statistics three ways (running average, the paper's Algorithm 2,
-#    a pass over the whole training set) and recalibrate a trained network;
+# 4. write `update_running_stats` and `batchnorm_inference` yourself (graded);
 # 5. recognize the training and inference mode mistakes and know what each one costs;
-# 6. write `update_running_stats` and `batchnorm_inference` yourself (graded).
+# 6. (going deeper) compute inference statistics after training, with the paper's
+#    Algorithm 2 or a pass over the whole training set, and recalibrate a trained network.
 
 # %% tags=["imports"]
 import matplotlib.pyplot as plt
@@ -50,7 +60,7 @@ np.set_printoptions(precision=4, suppress=True)
 # ## 1. The problem: in training mode a prediction depends on the batch
 #
 # The notes: *at test time examples may come one at a time, so μ and σ² must be
-# estimated separately.* Here is why. In training mode a BN unit turns the value
+# estimated separately.* Here is why. In **training mode (训练模式)** a BN unit turns the value
 # $z^{(i)}$ of example $i$ in the mini-batch $B$ (size $m$) into
 #
 # $$\tilde z^{(i)} = \gamma\,\frac{z^{(i)}-\mu_B}{\sqrt{\sigma_B^2+\varepsilon}}+\beta,
@@ -71,8 +81,9 @@ np.set_printoptions(precision=4, suppress=True)
 # In training mode the running averages have no effect on the computation, which only
 # uses batch statistics. So three copies trained with the same seed, with the running
 # averages' $\beta$ set to 0.9, 0.99 and 0.999, end with **identical weights**. Only their
-# running statistics differ, and sections 6 and 7 use that. At every evaluation we also
-# record the accuracy with statistics recomputed from the training set (section 6).
+# running statistics differ, and section 6 uses that. At every evaluation we also
+# record the accuracy with statistics recomputed from the training set with the weights of
+# that moment (its **population statistics, 总体统计量**; "Going deeper" shows how).
 
 # %%
 data = ex.digits_data()  # digits, inputs normalized with the training mean and std (lesson 01)
@@ -96,9 +107,9 @@ print(f"validation accuracy (inference mode): {model.accuracy(X_val, y_val):.4f}
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Now take one validation example (a 2) and put it into 20 mini-batches of 8, each time
-# with 7 other random validation examples. In **training mode** (batch statistics)
-# its prediction changes with its company; in **inference mode** (running statistics)
-# it has a single answer.
+# with 7 other random validation examples. In training mode (batch statistics)
+# its prediction changes with its company; in **inference mode (推理模式)**, with the
+# running statistics kept from training, it has a single answer.
 
 # %%
 dep = rs.batch_dependence(model, X_val, index=0, batch_size=8, trials=20, seed=0)
@@ -113,11 +124,13 @@ print(f"inference mode: class {dep.inference.argmax()}, P(class {true_class}) = 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # In training mode the prediction for this example is wrong in 4 of the 20 batches
 # (class 0 or 3 instead of 2), and its probability for the correct class goes from
-# 0.005 to 0.98. A deployed model has to be a function of its input alone.
+# 0.005 to 0.976. A deployed model has to be a function of its input alone.
 # The fix the notes give: replace $\mu_B$ and $\sigma_B^2$ by fixed estimates $\mu$, $\sigma^2$
 # of each unit's mean and variance, kept from training,
 #
-# $$z_{\text{norm}}=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, z_{\text{norm}}+\beta .$$
+# $$\hat x=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, \hat x+\beta$$
+#
+# ($\hat x$ is the notes' $z_{\text{norm}}$, as in lesson 03).
 #
 # Each example is then treated on its own. `model.predict` does exactly this, so one example
 # gets the same prediction alone as inside any batch ("the same" up to floating-point
@@ -146,7 +159,8 @@ print("probabilities equal up to round-off (< 1e-12):", max(gaps) < 1e-12)
 # The notes' answer: during training the mini-batches $X^{\{1\}}, X^{\{2\}}, X^{\{3\}},\dots$
 # go through layer $l$ and give batch means $\mu^{\{1\}[l]}, \mu^{\{2\}[l]}, \mu^{\{3\}[l]},\dots$
 # (and variances $\sigma^{2\{t\}[l]}$). An **exponentially weighted average** of
-# these values serves as the layer's $\mu$ and $\sigma^2$ at test time. The notes stop here.
+# these values serves as the layer's $\mu$ and $\sigma^2$ at test time: the **running mean
+# (滑动平均)** and the running variance. The notes stop here.
 # The rest of this section derives what that average is.
 #
 # ### 2.1 The recursion
@@ -156,7 +170,9 @@ print("probabilities equal up to round-off (< 1e-12):", max(gaps) < 1e-12)
 #
 # $$v_t = \beta\, v_{t-1} + (1-\beta)\,\theta_t,\qquad 0\le\beta<1 .$$
 #
-# $\beta$ is the weight of the **old** value. Substituting the recursion into itself:
+# $\beta$ is the weight of the **old** value (the notation of the deeplearning.ai lectures
+# the notes come from; the notes themselves give no formula). Substituting the recursion
+# into itself:
 #
 # $$v_t = (1-\beta)\,\theta_t + (1-\beta)\beta\,\theta_{t-1} + (1-\beta)\beta^2\,\theta_{t-2}
 # + \dots + (1-\beta)\beta^{t-1}\theta_1 + \beta^t v_0 .$$
@@ -204,7 +220,7 @@ ema.plot_smoothing((0.5, 0.9, 0.99))
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 2.3 Bias at the start, and the bias correction
+# ### 2.3 Bias at the start, and the bias correction (偏差修正)
 #
 # Started at $v_0=0$, the first average is $v_1=(1-\beta)\theta_1$: with $\beta=0.98$ only
 # 2 % of the first value. The weights of $\theta_1,\dots,\theta_t$ sum to
@@ -232,9 +248,10 @@ plt.show()
 #
 # $$\hat v_t = \frac{v_t-\beta^t v_0}{1-\beta^t}\qquad(v_0 = 0 \text{ for the mean},\ 1 \text{ for the variance}).$$
 #
-# The frameworks do **not** apply it. Training usually runs for thousands of steps, and
-# then $\beta^t$ is negligible: $0.9^{600}\approx 3.5\times10^{-28}$ and $0.99^{600}\approx 0.0024$.
-# But $0.999^{600}\approx 0.55$, which matters in section 7.3. (Adam's bias correction, which
+# PyTorch and Keras do **not** apply it (TensorFlow 1's `tf.contrib.layers.batch_norm` offered
+# it for the running mean, `zero_debias_moving_mean=True`, off by default). Training usually
+# runs for thousands of steps, and then $\beta^t$ is negligible: $0.9^{600}\approx 3.5\times10^{-28}$ and $0.99^{600}\approx 0.0024$.
+# But $0.999^{600}\approx 0.55$, which matters in section 6.2. (Adam's bias correction, which
 # `course_lib.network.Adam` uses, is this same formula.)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -264,9 +281,11 @@ ema.ema_explorer()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. One rule, three dialects: the conventions
 #
-# The update is the same everywhere. The names and the defaults are not:
+# The update is the same everywhere. The names and the defaults are not. (The notes
+# name the exponentially weighted average and stop: the first column is this course's
+# choice, `course_lib`, not the notes'.)
 #
-# | | the notes / this course | paper (Ioffe & Szegedy 2015) | PyTorch `BatchNorm1d` | Keras 3 `BatchNormalization` |
+# | | this course | paper (Ioffe & Szegedy 2015) | PyTorch `BatchNorm1d` | Keras 3 `BatchNormalization` |
 # |---|---|---|---|---|
 # | parameter | `beta` = weight of the **old** value | — (averages after training, Algorithm 2) | `momentum` = weight of the **new** value | `momentum` = weight of the **old** value |
 # | update | $v=\beta v+(1-\beta)\theta$ | $E[x]=E_B[\mu_B]$ | $v=(1-\text{mom})\,v+\text{mom}\,\theta$ | $v=\text{mom}\,v+(1-\text{mom})\,\theta$ |
@@ -278,7 +297,7 @@ ema.ema_explorer()
 # | batch of one in training | `ValueError` | needs $m>1$ | `ValueError` | no error, output $=\beta$ |
 #
 # PyTorch's `momentum` weighs the **new** value. That is the opposite of Keras, and of the
-# momentum of gradient descent. `momentum=0.1` in PyTorch is the same average as
+# momentum (动量) of gradient descent. `momentum=0.1` in PyTorch is the same average as
 # `momentum=0.9` in Keras. Keras's default of 0.99 remembers about 100 batches, PyTorch's
 # about 10.
 
@@ -304,7 +323,7 @@ print("running var   PyTorch-style:", torch_like[1], " Keras-style:", keras_like
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # *Two different β's.* The notes use β twice: for the weight of the old value in the
-# average, and for the learned shift of BN ($\tilde z=\gamma z_{\text{norm}}+\beta$). They
+# average, and for the learned shift of BN ($\tilde z=\gamma \hat x+\beta$). They
 # have nothing to do with each other. In the code the `beta` of `update_running_stats` is
 # the weight; the `beta` of `batchnorm_inference` is the shift. PyTorch avoids the clash with
 # `momentum`/`bias`, Keras with `momentum`/`beta`.
@@ -316,8 +335,8 @@ print("running var   PyTorch-style:", torch_like[1], " Keras-style:", keras_like
 # $4, 1, 9$; sum 14.
 #
 # * biased: $\sigma_B^2 = 14/3 \approx 4.667$, the batch's own spread. BN normalizes the batch with this one.
-# * unbiased: $\frac{m}{m-1}\sigma_B^2 = 14/2 = 7$, an estimate of the variance of the
-#   **population** the batch came from.
+# * unbiased: $\frac{m}{m-1}\sigma_B^2 = 14/2 = 7$, an **unbiased estimate (无偏估计)** of
+#   the variance of the **population (总体)** the batch came from.
 #
 # Why $m/(m-1)$: the batch's own mean is always closer to its values than the population
 # mean is, so on average $E[\sigma_B^2]=\frac{m-1}{m}\sigma^2$. Measured on 20 000 batches of 3
@@ -396,8 +415,8 @@ checks.check_update_running_stats(update_running_stats)
 def batchnorm_inference(z, gamma, beta, running_mean, running_var, eps=1e-5):
     """Batch Norm in inference mode: every example normalized by the fixed statistics."""
     ### BEGIN SOLUTION
-    z_norm = (z - running_mean) / np.sqrt(running_var + eps)
-    return gamma * z_norm + beta
+    x_hat = (z - running_mean) / np.sqrt(running_var + eps)
+    return gamma * x_hat + beta
     ### END SOLUTION
 
 
@@ -405,7 +424,176 @@ def batchnorm_inference(z, gamma, beta, running_mean, running_var, eps=1e-5):
 checks.check_batchnorm_inference(batchnorm_inference)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
-# ## 6. Three estimates: running average, Algorithm 2, a whole pass
+# ## 6. Pitfalls, measured
+#
+# ### 6.1 Forgetting to switch to inference mode
+#
+# In PyTorch this is forgetting `model.eval()`. In our network it is calling
+# `forward(X, training=True)` to evaluate. The test set is then cut into batches, and each
+# batch is normalized by its own statistics:
+
+# %%
+print(f"inference mode:                      {model.accuracy(X_val, y_val):.4f}")
+for size in (450, 60, 16, 4, 2):
+    acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size)
+    print(f"training mode, random batches of {size:3d}: {acc:.4f}")
+for size in (450, 30):
+    acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size, sort_by_label=True)
+    print(f"training mode, batches of {size:3d} sorted by class: {acc:.4f}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# With large random batches nothing seems wrong, which is why the mistake survives in
+# practice. In PyTorch a training-mode forward pass also **updates** the running statistics
+# with the test data; our `training_mode_accuracy` does not.
+#
+# ### Question 1 (written, graded by hand)
+#
+# Describe what the accuracies above show for small batches and for batches sorted by
+# class, and explain why batches of 30 examples of one class do so much worse in training
+# mode than in inference mode. Two or three sentences.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "training_mode_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
+# **Model answer.** In inference mode the accuracy is 0.9756 whatever the batch. In training
+# mode it is about the same with large random batches (0.9733 with 60 or 450 examples), falls
+# as the batches shrink (0.8244 with 4, 0.6089 with 2), and collapses to 0.2844 with batches
+# of 30 sorted by class. Each batch is normalized by its own mean and variance: in a batch of
+# one class the mean is that class's typical pattern, so subtracting it removes exactly what
+# the examples have in common and leaves only their differences, which the network never
+# learned to read. In small batches the statistics are so noisy that each prediction depends
+# on its neighbours.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### 6.2 β too close to 1 for a short training run
+#
+# The three copies of section 1 have identical weights. Their running averages used
+# β = 0.9, 0.99 and 0.999, whose windows are 10, 100 and 1000 steps. The training run is
+# 600 steps long. The dotted vertical lines mark the windows that fit in the run. The
+# dashed line uses the population statistics, recomputed from the training set with the
+# weights of that moment (see "Going deeper"):
+
+# %%
+rs.plot_accuracy_by_beta(histories, recalibrated_acc=histories[0.9].monitor)
+plt.show()
+
+# %%
+for b, m_ in models.items():
+    fixed = m_.copy()  # bias-corrected running statistics: (v - beta^t v0) / (1 - beta^t)
+    fixed.running_mean = [ema.bias_correct(v, b, 600, v0=0.0) for v in m_.running_mean]
+    fixed.running_var = [ema.bias_correct(v, b, 600, v0=1.0) for v in m_.running_var]
+    print(f"beta = {b:<5}: weight left on the start values beta^600 = {b**600:.2g}; "
+          f"val. accuracy: running {m_.accuracy(X_val, y_val):.4f}, "
+          f"bias-corrected {fixed.accuracy(X_val, y_val):.4f}, "
+          f"recalibrated {recalibrated_accuracy(m_):.4f}")
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
+# The remedies: a β whose window $1/(1-\beta)$ is much shorter than the run, the bias
+# correction (PyTorch and Keras do not apply it), or recalibrating after training ("Going
+# deeper"). The same trap awaits Keras's default (`momentum=0.99`, window 100) on a short
+# fine-tuning run of a few dozen steps.
+#
+# ### Question 2 (written, graded by hand)
+#
+# The three copies have identical weights. Use the printed numbers to explain why the
+# β = 0.999 copy scores so much lower in inference mode than with recalibrated statistics,
+# and why the bias correction repairs most of the gap. Two to four sentences.
+
+# %% [markdown] nbgrader={"grade": true, "grade_id": "short_run_answer", "locked": false, "points": 2, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
+# **Model answer.** After 600 steps, β^600 = 0.55 of the running averages' weight is still on
+# the start values (mean 0, variance 1), so every running mean is pulled towards 0 and every
+# running variance towards 1. Inference mode normalizes with these wrong statistics and the
+# accuracy falls to 0.5600, although the weights are good: 0.9733 with the population
+# statistics of the same weights. The bias correction (v − β^t v₀)/(1 − β^t) removes the start
+# values' share and rescales what is left, an average of batch statistics only: 0.9622. It
+# stays a little below because that average still mixes in statistics of older weights.
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 7. Self-check
+#
+# 1. A single test example goes through a BN layer in training mode. What comes out, and why?
+# 2. β = 0.95: what is the effective window? What weight does a value 20 steps old have,
+#    relative to the newest?
+# 3. A PyTorch model uses `BatchNorm1d(momentum=0.01)`. What is this course's β, and which
+#    Keras `momentum` gives the same average?
+# 4. $v_0=0$, β = 0.9, and every batch mean is 5. What are $v_{10}$ and its bias-corrected value?
+# 5. The batch is $(2, 4, 9)$. What are its biased and unbiased variances? Which one does
+#    PyTorch store in `running_var`?
+# 6. Validation accuracy is 97 % during training, but 40 % when a colleague evaluates the
+#    model on test images grouped by class. What went wrong?
+# 7. You fine-tune for 50 steps with Keras's defaults and the fine-tuned model is much worse
+#    in inference mode than in training mode. Why, and what are two fixes?
+#
+# <details><summary>Answers</summary>
+#
+# 1. $\mu_B = z$, $\sigma_B^2 = 0$, so $\hat x=0$ and the output is $\beta$ for every
+#    input. PyTorch and this course raise an error instead; Keras returns $\beta$.
+# 2. $1/(1-0.95) = 20$ steps; $0.95^{20}\approx 0.36\approx 1/e$.
+# 3. β = 1 − 0.01 = 0.99; Keras `momentum=0.99`.
+# 4. $v_{10}=5(1-0.9^{10})\approx 3.257$; corrected $3.257/(1-0.9^{10}) = 5$.
+# 5. Mean 5, squared deviations 9, 1, 16, sum 26: biased $26/3\approx 8.667$, unbiased 13.
+#    PyTorch stores the unbiased one (in its running average).
+# 6. The model was evaluated in training mode: each batch was normalized by its own
+#    statistics, and a batch of one class loses what its examples have in common. Switch to
+#    inference mode (`model.eval()` in PyTorch).
+# 7. The window of β = 0.99 is about 100 steps, so after 50 steps the running statistics
+#    are still about $0.99^{50}\approx 60\%$ the old ones (the start values or the
+#    pre-trained model's). Fixes: recalibrate after fine-tuning (a pass over training data
+#    with the final weights), or use a smaller β (a smaller Keras `momentum`). When the BN
+#    layers belong to a pre-trained base model, the usual Keras answer is to keep them in
+#    inference mode during fine-tuning: call the base model with `training=False` (and
+#    setting `trainable = False` on a `BatchNormalization` layer also makes it run in
+#    inference mode, since TensorFlow 2.0). Their running statistics then stay those of the
+#    pre-training, and the fine-tuned layers learn with the statistics used at test time.
+#
+# </details>
+
+# %% [markdown] slideshow={"slide_type": "slide"}
+# ## 8. Summary of the lesson, and of the series
+#
+# **This lesson (section 3 of the notes, completed).** In training mode a BN layer
+# normalizes with the statistics of the batch, so a prediction depends on the other
+# examples, and a single example always gives $\beta$. At test time the layer uses fixed
+# estimates: $\hat x = (z-\mu)/\sqrt{\sigma^2+\varepsilon}$, $\tilde z=\gamma \hat x+\beta$.
+# The frameworks keep them with an exponentially weighted average
+# $v_t=\beta v_{t-1}+(1-\beta)\theta_t$, which remembers about $1/(1-\beta)$ batches and is
+# biased towards its start values for the first few multiples of that window ($v_t/(1-\beta^t)$
+# removes the bias; PyTorch and Keras do not apply it). PyTorch's `momentum` is $1-\beta$, Keras's
+# is $\beta$; PyTorch stores the unbiased variance, Keras the biased one. A β too close to 1 for
+# the length of the run leaves the statistics near their start values. Evaluate in inference
+# mode. ("Going deeper": the paper's Algorithm 2 or a whole pass over the training set give
+# the statistics of the final weights, and recalibrating after training is cheap.)
+#
+# **The series.**
+#
+# * **01 Input normalization (输入归一化):** subtract the training mean μ and divide by
+#   the training standard deviation σ (not σ², the notes' error), feature by feature. Apply the
+#   *same* μ and σ to the test set.
+# * **02 Cost contours:** raw features of very different scales make the cost an elongated
+#   bowl. Gradient descent must then use a learning rate below $2/\lambda_{\max}$ and crawls along
+#   the flat direction. Normalized features give round contours and far fewer iterations.
+# * **03 Batch Norm formulas (Batch归一化, 批量规范化):** per mini-batch $\mu_B$, $\sigma^2_B$ (biased),
+#   $\hat x=(z-\mu_B)/\sqrt{\sigma^2_B+\varepsilon}$, $\tilde z=\gamma \hat x+\beta$. The backward pass
+#   is derived on the computational graph and gradient-checked. BN can undo itself on a batch
+#   ($\gamma=\sqrt{\sigma^2+\varepsilon}$, $\beta=\mu$).
+# * **04 Batch Norm in a network:** BN goes before the activation and replaces the bias
+#   $b^{[l]}$; lesson 04 measures what it does to training on real data.
+# * **05 Batch Norm at test time (测试时的 Batch Norm):** fixed statistics from an
+#   exponentially weighted average (or recomputed after training) replace the batch's.
+#   Know your framework's conventions and switch modes deliberately.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### References
+#
+# * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by
+#   Reducing Internal Covariate Shift.* ICML 2015: Algorithm 2 (inference network,
+#   population statistics with $\frac{m}{m-1}E_B[\sigma_B^2]$).
+# * Y. Wu, J. Johnson. *Rethinking "Batch" in BatchNorm.* arXiv:2105.07576, 2021
+#   (population statistics after training, "precise BN").
+# * PyTorch documentation, `torch.nn.BatchNorm1d` (`momentum`, unbiased running variance) and
+#   `torch.optim.swa_utils.update_bn`; Keras 3 documentation, `keras.layers.BatchNormalization`
+#   (moving statistics update rule).
+
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# ## Going deeper: three estimates of the statistics, and recalibration
 #
 # The running average is cheap but approximate. It mixes statistics from the last
 # $\approx 1/(1-\beta)$ steps, each computed with slightly different (older) weights.
@@ -424,7 +612,7 @@ checks.check_batchnorm_inference(batchnorm_inference)
 # accuracy can be tracked while it trains; that is what the frameworks do by default.
 # `rs.recalibrated(model, X, method)` returns a copy of the model with either set of statistics:
 
-# %%
+# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
 estimates = {
     "running average (beta = 0.9)": model,
     "Algorithm 2 (one epoch, m = 60)": rs.recalibrated(model, X, "population", batch_size=60),
@@ -440,7 +628,7 @@ alg2 = estimates["Algorithm 2 (one epoch, m = 60)"]
 ratios = [np.median(a / w) for a, w in zip(alg2.running_var, whole.running_var, strict=True)]
 print("Algorithm 2 / whole pass, median variance ratio in layers 1, 2, 3:", np.round(ratios, 3))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
 # After a normal run (600 steps, β = 0.9, window ≈ 10 steps) the three estimates agree to
 # one validation example in 450 (0.2 %), which is noise. Individual variances still differ
 # by up to 19 % between the running average and the whole pass. With β = 0.9 the running
@@ -455,43 +643,17 @@ print("Algorithm 2 / whole pass, median variance ratio in layers 1, 2, 3:", np.r
 # `torch.optim.swa_utils.update_bn`, which resets the running statistics and makes one
 # training-mode pass with `momentum=None` (a plain average: Algorithm 2). It is needed
 # whenever the running statistics no longer describe the weights: after averaging weights
-# (SWA), pruning or editing a trained network, after training too short for β (section 7.3),
+# (SWA), pruning or editing a trained network, after training too short for β (section 6.2),
 # or when the input distribution has changed. In that last case, a pass over new unlabeled
-# data updates the statistics without any retraining. This is the true part of the notes'
-# claim in section 2 that BN avoids retraining when the data change; lesson 04 (7.2) showed
-# that it repairs only changes that shift and scale each unit, not changes of content.
+# data updates the statistics without any retraining (AdaBN, Li et al. 2016). It can undo a
+# change that shifts and scales each unit; it cannot undo a change of content.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 7. Pitfalls, measured
-#
-# ### 7.1 Forgetting to switch to inference mode
-#
-# In PyTorch this is forgetting `model.eval()`. In our network it is calling
-# `forward(X, training=True)` to evaluate. The test set is then cut into batches, and each
-# batch is normalized by its own statistics:
-
-# %%
-print(f"inference mode:                      {model.accuracy(X_val, y_val):.4f}")
-for size in (450, 60, 16, 4, 2):
-    acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size)
-    print(f"training mode, random batches of {size:3d}: {acc:.4f}")
-for size in (450, 30):
-    acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size, sort_by_label=True)
-    print(f"training mode, batches of {size:3d} sorted by class: {acc:.4f}")
-
-# %% [markdown] slideshow={"slide_type": "fragment"}
-# With large random batches nothing seems wrong. That is why the mistake survives, until
-# the batches are small, or all from one class (a folder of photos of one kind, a sorted
-# test file). Normalizing a batch of identical digits removes what they have in common,
-# and accuracy falls to a fraction of the true value. In PyTorch a training-mode
-# forward pass also **updates** the running statistics with the test data. Our
-# `training_mode_accuracy` does not.
-#
-# ### 7.2 A batch of one in training mode
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# ## Going deeper: a batch of one in training mode, library by library
 #
 # The variance of a single example is 0. Each library handles this differently:
 
-# %%
+# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
 one = X_val[:1]
 try:
     model.forward(one, training=True)
@@ -502,13 +664,13 @@ try:
 except ValueError as e:
     print("course_lib batchnorm_forward, ValueError:", str(e)[:75], "...")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
 # PyTorch refuses as well: `ValueError: Expected more than 1 value per channel when
 # training, got input size torch.Size([1, 100])`. Keras 3 raises no error. It normalizes
 # the single example by its own mean (itself) and variance (0) with $\varepsilon=10^{-3}$, so every
 # BN output equals the shift $\beta$, whatever the input. Here is that computation on three different examples:
 
-# %%
+# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
 p = model.params
 z1 = X_val[:3] @ p["W1"]  # the first BN layer's input for 3 examples
 # Keras's computation for a batch of one: its own mean (itself) and variance (0), eps = 1e-3
@@ -518,132 +680,28 @@ keras_way = [bn.batchnorm_inference(z1[i:i + 1], p["gamma1"], p["beta1"],
 print("outputs equal the shift beta1 for all 3:",
       all(np.allclose(o[0], p["beta1"]) for o in keras_way))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
 # When every hidden BN layer outputs its $\beta$, the logits are
 # $g(\beta^{[3]})\,W^{[4]}+b^{[4]}$ ($g$ the sigmoid), the same for every input. The network then predicts one class for everything:
 
-# %%
+# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
 h = sigmoid(p["beta3"])  # the last hidden layer's activations, any input
 constant_class = int(np.argmax(h @ p["W4"] + p["b4"]))
 print(f"every example gets class {constant_class}: accuracy {np.mean(y_val == constant_class):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### 7.3 β too close to 1 for a short training run
-#
-# The three copies of section 1 have identical weights. Their running averages used
-# β = 0.9, 0.99 and 0.999, whose windows are 10, 100 and 1000 steps. The training run is
-# 600 steps long. The dotted vertical lines mark the windows that fit in the run. The
-# dashed line uses statistics recomputed from the training set with the weights of that
-# moment (section 6):
-
-# %%
-rs.plot_accuracy_by_beta(histories, recalibrated_acc=histories[0.9].monitor)
-plt.show()
-
-# %%
-for b, m_ in models.items():
-    fixed = m_.copy()  # bias-corrected running statistics: (v - beta^t v0) / (1 - beta^t)
-    fixed.running_mean = [ema.bias_correct(v, b, 600, v0=0.0) for v in m_.running_mean]
-    fixed.running_var = [ema.bias_correct(v, b, 600, v0=1.0) for v in m_.running_var]
-    print(f"beta = {b:<5}: weight left on the start values beta^600 = {b**600:.2g}; "
-          f"val. accuracy: running {m_.accuracy(X_val, y_val):.4f}, "
-          f"bias-corrected {fixed.accuracy(X_val, y_val):.4f}, "
-          f"recalibrated {recalibrated_accuracy(m_):.4f}")
-
-# %% [markdown] slideshow={"slide_type": "fragment"}
-# With β = 0.999, 55 % of the weight is still on the start values (mean 0, variance 1) after
-# 600 steps. The network itself is fine (97 % with recomputed statistics), but its running
-# statistics are not, and it scores 56 %. The same happens with Keras's default
-# (`momentum=0.99`, window 100) on a short fine-tuning run of a few dozen steps. The
-# remedies: a β whose window $1/(1-\beta)$ is much shorter than the run, the bias correction
-# (96 % here; no framework applies it), or recalibrating after training (section 6).
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 8. Self-check
-#
-# 1. A single test example goes through a BN layer in training mode. What comes out, and why?
-# 2. β = 0.95: what is the effective window? What weight does a value 20 steps old have,
-#    relative to the newest?
-# 3. A PyTorch model uses `BatchNorm1d(momentum=0.01)`. What is the notes' β, and which
-#    Keras `momentum` gives the same average?
-# 4. $v_0=0$, β = 0.9, and every batch mean is 5. What are $v_{10}$ and its bias-corrected value?
-# 5. The batch is $(2, 4, 9)$. What are its biased and unbiased variances? Which one does
-#    PyTorch store in `running_var`?
-# 6. Validation accuracy is 97 % during training, but 40 % when a colleague evaluates the
-#    model on test images grouped by class. What went wrong?
-# 7. You fine-tune for 50 steps with Keras's defaults and the fine-tuned model is much worse
-#    in inference mode than in training mode. Why, and what are two fixes?
-#
-# <details><summary>Answers</summary>
-#
-# 1. $\mu_B = z$, $\sigma_B^2 = 0$, so $z_{\text{norm}}=0$ and the output is $\beta$ for every
-#    input. PyTorch and this course raise an error instead; Keras returns $\beta$.
-# 2. $1/(1-0.95) = 20$ steps; $0.95^{20}\approx 0.36\approx 1/e$.
-# 3. β = 1 − 0.01 = 0.99; Keras `momentum=0.99`.
-# 4. $v_{10}=5(1-0.9^{10})\approx 3.257$; corrected $3.257/(1-0.9^{10}) = 5$.
-# 5. Mean 5, squared deviations 9, 1, 16, sum 26: biased $26/3\approx 8.667$, unbiased 13.
-#    PyTorch stores the unbiased one (in its running average).
-# 6. The model was evaluated in training mode: each batch was normalized by its own
-#    statistics, and a batch of one class loses what its examples have in common. Switch to
-#    inference mode (`model.eval()` in PyTorch).
-# 7. The window of β = 0.99 is about 100 steps, so after 50 steps the running statistics
-#    are still about $0.99^{50}\approx 60\%$ the old ones (the start values or the
-#    pre-trained model's). Recalibrate after fine-tuning (a pass over training data with the
-#    final weights), or use a smaller β (a smaller Keras `momentum`).
-#
-# </details>
-
-# %% [markdown] slideshow={"slide_type": "slide"}
-# ## 9. Summary of the lesson, and of the series
-#
-# **This lesson (section 3 of the notes, completed).** In training mode a BN layer
-# normalizes with the statistics of the batch, so a prediction depends on the other
-# examples, and a single example always gives $\beta$. At test time the layer uses fixed
-# estimates: $z_{\text{norm}} = (z-\mu)/\sqrt{\sigma^2+\varepsilon}$, $\tilde z=\gamma z_{\text{norm}}+\beta$.
-# The frameworks keep them with an exponentially weighted average
-# $v_t=\beta v_{t-1}+(1-\beta)\theta_t$, which remembers about $1/(1-\beta)$ batches and is
-# biased towards its start values for the first few multiples of that window ($v_t/(1-\beta^t)$
-# removes the bias). PyTorch's `momentum` is $1-\beta$, Keras's is $\beta$; PyTorch stores the unbiased
-# variance, Keras the biased one. The paper's Algorithm 2 or a whole pass over the training
-# set give the statistics of the final weights, and recalibrating after training is cheap
-# and often worth it. Evaluate in inference mode.
-#
-# **The series.**
-#
-# * **01 Input normalization (输入归一化):** subtract the training mean μ and divide by
-#   the training standard deviation σ (not σ², the notes' error), feature by feature. Apply the
-#   *same* μ and σ to the test set.
-# * **02 Cost contours:** raw features of very different scales make the cost an elongated
-#   bowl. Gradient descent must then use a learning rate below $2/\lambda_{\max}$ and crawls along
-#   the flat direction. Normalized features give round contours and far fewer iterations.
-# * **03 Batch Norm formulas (Batch归一化):** per mini-batch $\mu_B$, $\sigma^2_B$ (biased),
-#   $z_{\text{norm}}=(z-\mu_B)/\sqrt{\sigma^2_B+\varepsilon}$, $\tilde z=\gamma z_{\text{norm}}+\beta$. The backward pass
-#   is derived and gradient-checked. BN can undo itself ($\gamma=\sqrt{\sigma^2+\varepsilon}$, $\beta=\mu$).
-# * **04 Batch Norm in a network:** BN goes before the activation and replaces the bias
-#   $b^{[l]}$. It makes training faster and more robust to the learning rate and the
-#   initialization, keeps the layers' input distributions steadier, and regularizes slightly
-#   through batch noise. The modern view (Santurkar et al. 2018) adds that it makes the loss smoother.
-# * **05 Batch Norm at test time (测试时的 Batch Norm):** fixed statistics from an
-#   exponentially weighted average (or recomputed after training) replace the batch's.
-#   Know your framework's conventions and switch modes deliberately.
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
-# ### References
-#
-# * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by
-#   Reducing Internal Covariate Shift.* ICML 2015: Algorithm 2 (inference network,
-#   population statistics with $\frac{m}{m-1}E_B[\sigma_B^2]$).
-# * Y. Wu, J. Johnson. *Rethinking "Batch" in BatchNorm.* arXiv:2105.07576, 2021
-#   (population statistics after training, "precise BN").
-# * PyTorch documentation, `torch.nn.BatchNorm1d` (`momentum`, unbiased running variance) and
-#   `torch.optim.swa_utils.update_bn`; Keras 3 documentation, `keras.layers.BatchNormalization`
-#   (moving statistics update rule).
-
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
-# These cells grade the two exercises (nbgrader). Each runs the checker again and then
-# hidden tests on fresh random cases.
+# These cells give the two coding exercises their points (the two written questions are
+# graded by hand). What runs where:
+#
+# - **In your copy** (the exercise version), each cell runs the same checker as the
+#   feedback cell under the exercise, nothing more. A failing check stops with an
+#   `AssertionError` and its hint.
+# - **When an instructor grades** with nbgrader (`nbgrader autograde`), hidden tests on
+#   fresh random cases are put back into these cells and run after the checker, so a
+#   function written to pass only the checker's cases loses points. In the worked version
+#   of this notebook you can read them under the checker.
 
 # %% nbgrader={"grade": true, "grade_id": "update_running_stats_tests", "locked": true, "points": 2, "schema_version": 3, "solution": false}
 checks.check_update_running_stats(update_running_stats).assert_ok()
