@@ -118,12 +118,25 @@ LESSONS = (
         "Normalization beyond the MLP",
         "06_normalization_beyond_mlp",
         "course_lib.norm_plots:normalization_explorer",
+        # The groups only mean something for Group Norm: every kind with every G.
+        FrameSpec(
+            grid=("normalization", "groups G"),
+            alt="A block of feature maps (examples by channels by positions) with the values "
+            "that share one mean and variance with example 0's chosen channel in blue, "
+            "beside those statistics on the digits.",
+        ),
     ),
     Lesson(
         "07",
         "Batch Norm in PyTorch",
         "07_batch_norm_in_pytorch",
         "course_lib.pytorch_bn:mode_explorer",
+        # The curve is drawn for one batch size; the share moves the point along it.
+        FrameSpec(
+            grid=("batch size", "share of one class"),
+            alt="Training-mode validation accuracy against the share of one class in each "
+            "batch, for one batch size, beside the inference-mode accuracy (dashed line).",
+        ),
         requires=("torch",),
     ),
 )
