@@ -27,6 +27,7 @@ changes on the way to a slide or a page (``prepare``):
 - slides leave out what is not for the projector, decided by metadata, not by text:
   cells tagged ``imports``, ``graded-checks`` or ``going-deeper`` and nbgrader's
   graded test cells are ``skip``; the site marks ``going-deeper`` sections as optional;
+  a code cell tagged ``slide-output-only`` shows only its output on a slide;
 - markdown images are embedded, so a page or a deck is one file plus ``vendor/``.
 """
 
@@ -120,6 +121,8 @@ NO_FRAMES_NOTE = (
 )
 # Cells that are not slides, whatever their slide type says (see the module doc).
 SKIP_TAGS = ("imports", "graded-checks", "going-deeper")
+# A code cell too long for a slide: the deck shows its output only (the page shows both).
+OUTPUT_ONLY_TAG = "slide-output-only"
 DEFAULT_ALT = "No description has been provided for this image"  # nbconvert's
 
 # --- local copies of the web libraries ----------------------------------------------
@@ -325,6 +328,8 @@ def prepare(
                 cell.outputs = [*kept, _widget_output(None, "", "")]
         if kind == "slides" and not_a_slide(cell):
             cell.metadata.setdefault("slideshow", {})["slide_type"] = "skip"
+        if kind == "slides" and OUTPUT_ONLY_TAG in _tags(cell):  # a long cell: its result
+            cell.metadata["transient"] = {"remove_source": True}
     if widgets > 1 and frame_set is not None:
         raise ValueError(
             f"{title}: {widgets} cells tagged 'widget'; a lesson registers one live widget"
@@ -371,6 +376,9 @@ SLIDES_CSS = """
 .reveal .jp-Cell { padding: 0; }
 .reveal aside.notes { display: none; }
 .reveal .course-static-widget img { max-height: 440px; width: auto; }
+/* a figure keeps its proportions and fits the slide with a line of code above it */
+.reveal .jp-OutputArea-output img { max-height: 560px; max-width: 100%; width: auto;
+  height: auto; }
 /* print mode (PDF): no empty page after the last slide */
 html.print-pdf .reveal .slides .pdf-page:last-child {
   break-after: auto !important; page-break-after: auto !important; }
