@@ -371,8 +371,11 @@ SLIDES_CSS = """
 .reveal .slides { text-align: left; }
 .reveal .slides h1, .reveal .slides h2, .reveal .slides h3,
 .reveal .slides h4, .reveal .slides h5, .reveal .slides h6 { text-transform: none; }
-.reveal .jp-InputArea pre, .reveal .jp-OutputArea pre {
+.reveal .jp-InputArea pre {
   white-space: pre-wrap; overflow-wrap: normal; word-break: normal; }
+/* printed output keeps its lines (tables stay aligned, "1e-12" stays whole); the rare
+   line wider than the slide scrolls inside its box */
+.reveal .jp-OutputArea pre { white-space: pre; overflow-x: auto; }
 .reveal .jp-Cell { padding: 0; }
 .reveal aside.notes { display: none; }
 .reveal .course-static-widget img { max-height: 440px; width: auto; }

@@ -8,7 +8,8 @@
   const box = document.querySelector(".reveal .slides");
   const words = (el) => {
     const clone = el.cloneNode(true);
-    clone.querySelectorAll("aside.notes, mjx-container, pre, code, .course-static-widget, details")
+    // prose only: tables, like figures and formulas, are not counted
+    clone.querySelectorAll("aside.notes, mjx-container, pre, code, .course-static-widget, details, table")
       .forEach((x) => x.remove());
     return clone.textContent.split(/\s+/).filter((w) => /[\p{L}\p{N}]/u.test(w)).length;
   };
