@@ -261,6 +261,25 @@ def embed_images(source: str, base: Path) -> str:
     return _HTML_IMAGE.sub(tag, _MD_IMAGE.sub(md, source))
 
 
+def _describe_figures(cell) -> None:
+    """A figure's alt text: the output's own (``course_lib.figures.show``), else the cell's
+    metadata ``alt`` (one sentence; a list of them for a cell that draws several figures),
+    so that a stored figure gets its description without re-running the lesson."""
+    alts = cell.metadata.get("alt")
+    if not alts:
+        return
+    alts = [alts] if isinstance(alts, str) else list(alts)
+    figures = [
+        (o, mime)
+        for o in cell.get("outputs", [])
+        for mime in ("image/png", "image/jpeg")
+        if mime in o.get("data", {})
+    ]
+    for (output, mime), alt in zip(figures, alts, strict=False):
+        meta = output.setdefault("metadata", {}).setdefault(mime, {})
+        meta.setdefault("alt", " ".join(str(alt).split()))
+
+
 def _widget_output(frame_set, base: str, uid: str) -> nbformat.NotebookNode:
     if frame_set is None:
         body = f'<div class="course-widget-note">{html.escape(NO_FRAMES_NOTE)}</div>'
@@ -317,6 +336,7 @@ def prepare(
             cell.source = embed_images(cell.source, base)
         elif cell.cell_type == "code":
             cell.source = _strip_source(cell.source)
+            _describe_figures(cell)
             tagged = "widget" in _tags(cell)
             outputs = cell.get("outputs", [])
             has_view = any(WIDGET_MIME in o.get("data", {}) for o in outputs)

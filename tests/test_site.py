@@ -15,6 +15,7 @@ import tarfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
@@ -182,6 +183,42 @@ def test_every_formula_and_figure_is_in_the_deck_and_the_page(built, lesson):
         for img in images:
             src = img["src"]
             assert src.startswith("data:image/") or (path.parent / src).is_file(), src
+            alt = " ".join(img.get("alt", "").split())
+            assert len(alt.split()) >= 6 and alt != build_site.DEFAULT_ALT, (
+                f"{path.name}: a figure without a description: {alt!r}"
+            )
+            assert not re.search(r"\.(png|jpe?g|svg)$", alt), f"{path.name}: alt is a file name"
+
+
+def test_figure_descriptions_come_from_the_cell_metadata():
+    """A stored figure gets its alt text from the cell's metadata ``alt`` (a sentence, or
+    one per figure), unless the output carries its own (``course_lib.figures.show``)."""
+    png = {"image/png": "iVBORw0KGgo="}
+    cell = nbformat.v4.new_code_cell(
+        "plot()",
+        metadata={"alt": ["The first figure.", "The second  figure."]},
+        outputs=[
+            nbformat.v4.new_output("display_data", data=png),
+            nbformat.v4.new_output("stream", text="text"),
+            nbformat.v4.new_output("display_data", data=png),
+        ],
+    )
+    own = nbformat.v4.new_code_cell(
+        "plot()",
+        metadata={"alt": "From the cell."},
+        outputs=[
+            nbformat.v4.new_output(
+                "display_data", data=png, metadata={"image/png": {"alt": "Its own."}}
+            )
+        ],
+    )
+    nb = nbformat.v4.new_notebook(cells=[cell, own])
+    prepared = build_site.prepare(nb, "t", kind="html", base=ROOT)
+    first, _, second = prepared.cells[0].outputs
+    assert first.metadata["image/png"]["alt"] == "The first figure."
+    assert second.metadata["image/png"]["alt"] == "The second figure."
+    assert prepared.cells[1].outputs[0].metadata["image/png"]["alt"] == "Its own."
+    assert "alt" not in nb.cells[0].outputs[0].get("metadata", {})  # the input is untouched
 
 
 # ------------------------------------------------------------------ static widgets

@@ -77,7 +77,7 @@ print(X_train[:3])
 # spread widely, $x_2$ narrowly, and the cloud sits away from the origin. The black
 # cross marks the mean (均值), its arms ±1 standard deviation (标准差) along each feature.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Scatter plot of the raw two-feature training set: a long cloud away from the origin, x1 spread about five times wider than x2, with the mean (+) and one standard deviation marked." slideshow={"slide_type": "subslide"}
 scatter.plot_raw(X_train)
 plt.show()
 
@@ -96,7 +96,7 @@ X_centred = X_train - mu  # broadcasting subtracts mu from every row
 print("mu                      =", mu)
 print("mean of each feature now =", np.round(X_centred.mean(axis=0), 4) + 0.0)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The training set after subtracting the mean: the same elongated cloud, now centred on the origin." slideshow={"slide_type": "subslide"}
 scatter.plot_centred(X_train)
 plt.show()
 
@@ -127,7 +127,7 @@ print("sigma   =", sigma)
 print("after step 2: mean", np.round(X_scaled.mean(axis=0), 4) + 0.0,
       " variance", np.round(X_scaled.var(axis=0), 4))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The training set after dividing by the standard deviation: a round cloud centred on the origin, both features with variance 1." slideshow={"slide_type": "subslide"}
 scatter.plot_scaled(X_train)
 plt.show()
 
@@ -171,7 +171,7 @@ print("variance after X / sigma^2:", X_notes.var(axis=0))
 print("1 / sigma^2               :", 1 / sigma2)
 print("variance after X / sigma  :", X_scaled.var(axis=0))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Side by side, the notes' error and the fix: dividing by the variance squeezes x1 and stretches x2 into a cloud elongated the other way; dividing by the standard deviation gives a round cloud." slideshow={"slide_type": "subslide"}
 scatter.plot_variance_error(X_train)
 plt.show()
 
@@ -210,7 +210,7 @@ plt.show()
 #   own equalizes the scales but cannot remove a correlation between features
 #   (that would need a rotation, "whitening" (白化), which this course does not use).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The raw, the centred and the scaled training set drawn one above the other on the same axes." slideshow={"slide_type": "subslide"}
 scatter.plot_three_steps(X_train)
 plt.show()
 
@@ -249,7 +249,7 @@ own = norm.normalize(shifted, *norm.fit_normalizer(shifted))
 print("batch mean with the training mu, sigma:", np.round(right.mean(axis=0), 2) + 0.0)
 print("batch mean with its own mu, sigma     :", np.round(own.mean(axis=0), 2) + 0.0)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="A shifted test batch normalized with the training mean and standard deviation keeps its shift (right); normalized with its own statistics the shift disappears (left, wrong)." slideshow={"slide_type": "subslide"}
 scatter.plot_test_statistics(X_train, shifted)
 plt.show()
 
@@ -341,7 +341,7 @@ print(f"test set, all 30 features: std from {std_test.min():.2f} to {std_test.ma
 # the spread of all 30 features; on the right, the normalized values on their
 # now common scale.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The spread of each of the 30 breast-cancer features on a log scale, before normalization (over about five orders of magnitude) and after it (all equal to 1)." slideshow={"slide_type": "subslide"}
 scatter.plot_feature_scales(cancer.X_train, cancer.X_test, cancer.feature_names)
 plt.show()
 

@@ -216,7 +216,7 @@ print("equal to z_next:", np.allclose(z_next_back, z_next, rtol=0, atol=1e-12))
 # dashed: ± one standard deviation). The input below is skewed, centred at −15 with
 # spread 6; the output is centred at β = 2 with spread γ = 1.5.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Histograms of one feature of a skewed batch before Batch Norm (mean -15, spread 6) and after it with gamma 1.5 and beta 2 (mean 2, spread 1.5), same shape." slideshow={"slide_type": "subslide"}
 bn_plots.plot_batch_histograms(gamma=1.5, beta=2.0, eps=1e-5, spread=6.0, mean=-15.0, shape="skewed")
 plt.show()
 
@@ -287,7 +287,7 @@ checks.check_batchnorm_forward(batchnorm_forward)
 # derive one unit; the index i runs over the m examples of the batch. The forward pass
 # of one unit, split into eight nodes, with the local derivative of each edge in red:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The Batch Norm forward pass of one feature as a computational graph of eight nodes, from z through the mean, the deviations, the variance, the square root and its inverse to x-hat and the output gamma x-hat + beta." slideshow={"slide_type": "subslide"}
 bn_plots.plot_computational_graph()
 plt.show()
 
@@ -344,7 +344,7 @@ plt.show()
 # h = 10⁻⁵: a larger h adds truncation error (∝ h²); a smaller h lets rounding error
 # (∝ 10⁻¹⁶/h) take over.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Relative error of the numerical gradient against the step h on log-log axes: a V shape, the truncation error growing with h on the right, the round-off error growing as h shrinks on the left." slideshow={"slide_type": "subslide"}
 bn_plots.plot_gradcheck_steps()
 plt.show()
 
@@ -619,7 +619,7 @@ print(f"its gradient is finite but amplified by gamma/sqrt(eps) = {gamma[2] / np
 # to √ε: its output spread is γσ/√(σ² + ε) instead of γ, so an almost constant unit
 # stays almost constant instead of having its noise blown up to variance 1.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The output standard deviation of a Batch Norm unit against the batch standard deviation sigma: close to gamma while sigma is well above the square root of epsilon, falling towards 0 below it." slideshow={"slide_type": "subslide"}
 bn_plots.plot_eps_effect()
 plt.show()
 

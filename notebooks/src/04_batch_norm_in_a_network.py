@@ -78,7 +78,7 @@ data
 # with μ<sup>[l]</sup>, σ<sup>2[l]</sup> the per-unit mean and (1/m) variance of z<sup>[l]</sup> over the batch
 # (lesson 03). The output layer keeps its bias (偏置) and has no BN: softmax and cross-entropy (交叉熵).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Diagram of the network from left to right, every layer's shapes written out: the linear step without bias, Batch Norm with gamma and beta, then the sigmoid, repeated for each hidden layer, then the output layer." slideshow={"slide_type": "subslide"}
 npl.plot_network_diagram()
 plt.show()
 
@@ -321,7 +321,7 @@ for target in (0.90, 0.95):
     print(f"steps to reach {target:.0%} validation accuracy: without BN {plain_steps}, with BN {bn_steps}"
           f" ({plain_steps / bn_steps:.0f} times fewer with BN)")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Mini-batch loss (left) and validation accuracy (right) over training steps without and with Batch Norm; dotted lines mark the step each network first reaches the accuracy target, much earlier with Batch Norm." slideshow={"slide_type": "subslide"}
 npl.plot_training_curves(comparison)
 plt.show()
 
@@ -383,7 +383,7 @@ for net in (ex.RELU, ex.RELU_BN):
 init_grid = ex.init_sweep((ex.RELU, ex.RELU_BN), factors=(0.1, 0.3, 1.0, 3.0, 10.0), lr=0.3, seeds=range(5))
 print(init_grid.table())
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Best validation accuracy of every seed against the learning rate (left) and the initial weight scale (right), on log axes, for the networks with and without Batch Norm; the dashed line is the target." slideshow={"slide_type": "subslide"}
 npl.plot_grids(lr_grid, init_grid)
 plt.show()
 
@@ -442,7 +442,7 @@ plt.show()
 # at z before BN. Ioffe & Szegedy's Figure 1(b, c): the 15th, 50th and 85th percentiles of
 # one sigmoid's input in layer 3 during the runs of section 4:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The 15th, 50th and 85th percentiles of one last-hidden-layer sigmoid's input over training: drifting and widening without Batch Norm (left), steady with it (right)." slideshow={"slide_type": "subslide"}
 npl.plot_percentiles(comparison)
 plt.show()
 
@@ -471,7 +471,7 @@ print(drift.table())
 # validation digits in inference mode, at step 300. In the live widget below, move the slider
 # through training (everything is precomputed).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Histograms of every hidden layer's sigmoid inputs at step 300, for the network without Batch Norm and the network with it." slideshow={"slide_type": "subslide"}
 npl.plot_activation_histograms(comparison, step=300)
 plt.show()
 
@@ -639,7 +639,7 @@ print(overfit.table())
 optimizers = ex.optimizer_comparison()
 print(optimizers.table())
 
-# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# %% alt="Gamma and beta of three units of layer 3 during training, one colour per optimizer: the gammas grow above 1, the betas stay near 0." slideshow={"slide_type": "skip"} tags=["going-deeper"]
 npl.plot_gamma_beta(optimizers)
 plt.show()
 
@@ -702,7 +702,7 @@ print(ex.speed_table((ex.SIGMOID_BN, ex.SIGMOID_BN_AFTER), lr=0.3, seeds=range(5
 why = ex.why_bn_works(lr=0.3, steps=500, every=25)
 print(why.table())
 
-# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# %% alt="Three measurements along training, without and with Batch Norm: gradient coupling between layers, the range of the loss along the gradient direction, and the change of the gradient along it." slideshow={"slide_type": "skip"} tags=["going-deeper"]
 npl.plot_why(why)
 plt.show()
 

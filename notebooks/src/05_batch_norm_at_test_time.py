@@ -202,7 +202,7 @@ print("weights of theta_1..theta_4:", w, " sum:", round(w.sum(), 4), "= 1 - 0.9^
       round(1 - beta_**4, 4))
 print("weights @ theta =", round(w @ theta, 4))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The weight of each past value in the running average against its age, for beta 0.5, 0.9 and 0.98, each decaying exponentially, with the window 1/(1 - beta) marked." slideshow={"slide_type": "subslide"}
 ema.plot_ema_weights((0.5, 0.9, 0.98), t=120)
 plt.show()
 
@@ -226,7 +226,7 @@ for b in (0.5, 0.9, 0.98, 0.99, 0.999):
 # each layer's $z$ drifts. A small β follows the noise of single batches; a large β averages
 # more batches but also keeps statistics of older weights, so it lags behind the drift:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Noisy batch means of a unit whose true mean drifts, with their running averages for beta 0.5, 0.9 and 0.99: larger beta is smoother but lags further behind." slideshow={"slide_type": "subslide"}
 ema.plot_smoothing((0.5, 0.9, 0.99))
 plt.show()
 
@@ -249,7 +249,7 @@ plt.show()
 for t in (1, 10, 50, 200):
     print(f"beta = 0.98, t = {t:3d}: sum of weights 1 - beta^t = {1 - 0.98**t:.3f}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="A running average started at 0 creeps up towards the true value over the first steps, while the bias-corrected average is right from the first step." slideshow={"slide_type": "subslide"}
 ema.plot_bias_correction(beta=0.98, steps=150, batch_size=16)
 plt.show()
 
@@ -279,7 +279,7 @@ plt.show()
 # variances (PyTorch), its bias correction, and the biased variances (Keras).
 # The static figure comes first, then the live widget.
 
-# %%
+# %% alt="The running mean (left) and running variance (right) of a unit over 200 steps with beta 0.9 and batches of 8, with and without bias correction, against the population values."
 ema.plot_running_estimates(beta=0.9, batch_size=8, steps=200)
 plt.show()
 
@@ -491,7 +491,7 @@ for size in (450, 30):
 # dashed line uses the population statistics, recomputed from the training set with the
 # weights of that moment (see "Going deeper"):
 
-# %%
+# %% alt="Validation accuracy in inference mode over training for running averages with beta 0.9, 0.99 and 0.999, and with recomputed statistics (dashed): beta 0.999 stays far below the others after 600 steps."
 rs.plot_accuracy_by_beta(histories, recalibrated_acc=histories[0.9].monitor)
 plt.show()
 

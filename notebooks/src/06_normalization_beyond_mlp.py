@@ -72,7 +72,7 @@ np.set_printoptions(precision=4, suppress=True)
 # Below, the first layer of this lesson's network (8 filters, random weights for now)
 # applied to 32 digits of the validation set.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Three digits (left column) and the 8 feature maps the first conv layer computes from each, one map per channel." slideshow={"slide_type": "subslide"}
 data = nx.digit_images()
 net = nx.make_convnet(None, seeds=0)  # the lesson's conv net (section 5), no normalization
 maps = net.feature_maps(data.X_val[:32], layer=1)  # what the first normalization layer sees
@@ -322,7 +322,7 @@ checks.check_layernorm_backward(layernorm_forward, layernorm_backward)
 # The blue entries below share one mean and variance with example 0, channel 1 (after
 # Wu & He's Figure 2).
 
-# %%
+# %% alt="Four blocks of examples by channels by positions with, in blue, the values that share one mean and variance with example 0, channel 1: Batch Norm, Layer Norm, Instance Norm and Group Norm."
 norm_plots.plot_statistic_groups(n=4, c=6, hw=6, groups=3, channel=1)
 plt.show()
 
@@ -426,7 +426,7 @@ two, rest = acc[0], acc[1:]
 print(f"Batch Norm, B = 2: every seed below 0.85: {bool((two < 0.85).all())}; "
       f"B = 4 to 64: every seed above 0.94: {bool((rest > 0.94).all())}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Validation accuracy against the number of examples per Batch Norm statistic, every seed a dot, for Batch Norm in inference and training mode and the per-example normalizations (left); Wu and He's ImageNet error of Batch Norm and Group Norm against the batch size per GPU (right)." slideshow={"slide_type": "subslide"}
 norm_plots.plot_batch_size(sweep)
 plt.show()
 
@@ -454,7 +454,7 @@ plt.show()
 # trains on values that are almost exactly +1 or −1. At inference, the running statistics
 # give values spread over a range. The next layer never saw such inputs.
 
-# %% slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
+# %% alt="Histograms of the dense layer's x-hat: in training mode with pairs of examples nearly every value sits at -1 or +1; with the running statistics of inference the values spread over a range." slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 x_train_mode, x_inference = nx.dense_layer_x_hat(sweep.bn_models[2], data.X_val, batch_size=2)
 
 
