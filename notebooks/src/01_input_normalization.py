@@ -475,7 +475,7 @@ print("fitted on normalized inputs: w =", w_n, "  b =", round(b_n, 4))
 print("folded back to raw inputs  : w =", w_raw, "  b =", round(b_raw, 4))
 print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The folded weights are the coefficients the data were made with, up to the noise:
 # both models make the same predictions. Normalizing the inputs changes how the model
 # is written, not which models it can express.

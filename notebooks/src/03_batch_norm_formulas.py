@@ -302,7 +302,7 @@ plt.show()
 # 3. **Add the paths.** A value that feeds two nodes (z feeds (1) and (2); d feeds (3)
 #    and (7)) receives the **sum** of the gradients coming back along both edges.
 
-# %% [markdown] slideshow={"slide_type": "-"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Node (8) as a worked step. z̃ᵢ = γ x̂ᵢ + β, and γ, β are shared by the batch (rule 2):
 #
 # $$d\beta = \sum_i d\tilde z_i, \qquad d\gamma = \sum_i d\tilde z_i\,\hat x_i, \qquad
@@ -395,7 +395,7 @@ for label, dout_ in (("dout = ones  ", np.ones_like(z5)), ("dout = random", dout
     print(f"{label}: course_lib's backward passes: {naive_check(bn.batchnorm_backward, dout_)!s:5}"
           f"  dz = 0 passes: {naive_check(backward_of_zeros, dout_)}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The relative error is not fooled in the same way (with dout = 1 it compares two arrays
 # of round-off and comes out near 1), but it cannot tell you anything either. Check with a
 # random `dout`.

@@ -459,7 +459,7 @@ for size in (450, 30):
     acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size, sort_by_label=True)
     print(f"training mode, batches of {size:3d} sorted by class: {acc:.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With large random batches nothing seems wrong, which is why the mistake survives in
 # practice. In PyTorch a training-mode forward pass also **updates** the running statistics
 # with the test data; our `training_mode_accuracy` does not.

@@ -194,10 +194,12 @@ checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batch
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Layer Norm: statistics per example
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Layer Norm (Ba, Kiros & Hinton, 2016) turns Batch Norm's axis around. For an input
 # $x$ of shape (m, d), each **row** (example) $i$ is normalized over its own d features:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\mu_i = \frac{1}{d}\sum_{j=1}^{d} x_{ij},\qquad
 # \sigma_i^2 = \frac{1}{d}\sum_{j=1}^{d} (x_{ij}-\mu_i)^2,\qquad
 # y_{ij} = \gamma_j\,\frac{x_{ij}-\mu_i}{\sqrt{\sigma_i^2+\varepsilon}} + \beta_j .$$
@@ -224,7 +226,7 @@ print("Layer Norm, example 0 after the others changed, unchanged:",
 print("Batch Norm (training mode), example 0 after the others changed, unchanged:",
       np.allclose(bn.batchnorm_forward(others, g, b)[0][0], bn.batchnorm_forward(x, g, b)[0][0]))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Why transformers and recurrent networks use it.** Ba et al. introduced Layer Norm for
 # recurrent networks (循环神经网络): the statistics of a time step are computed from that
 # example alone, so sequences of different lengths pose no problem, and the same
