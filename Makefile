@@ -51,8 +51,9 @@ else
 	       --extra-index-url $(TORCH_CPU_INDEX)
 endif
 
+# Two pytest runs side by side (the lessons' kernels, the rest): see scripts/run_tests.py.
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python scripts/run_tests.py
 
 # nbval over every notebook as other machines compute it: other OpenBLAS kernels,
 # numpy SIMD levels and thread counts (the stored outputs must not depend on them).

@@ -130,8 +130,10 @@ c.GenerateAssignment.preprocessors = [
 ]
 c.IncludeHeaderFooter.header = os.path.join(os.path.dirname(__file__), "header.ipynb")
 
-# Autograde and validate: a cell that runs longer is interrupted and scored 0.
-c.Execute.timeout = 30
+# Autograde and validate: a cell that runs longer is interrupted and scored 0. The
+# checkers bound the learner's code themselves (5 s per call, 15-30 s per check; lesson
+# 04's training step trains for up to 20 s): this is the backstop, above their sum.
+c.Execute.timeout = 60
 
 # The kernels that autograde and validate start talk to nbgrader over TCP on this
 # machine: encrypt it with CurveZMQ keys, as ipykernel asks (without them every

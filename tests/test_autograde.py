@@ -160,7 +160,7 @@ def test_broken_submission_is_graded_not_crashed(course, scores):
         # After a loop, an exception and a deletion, a right answer still scores.
         full = broken[graded][0] == broken[graded][1]
         assert full == _full_marks_expected("broken", graded), (graded, fate, texts[graded])
-        # The checker's time limit fires, never the autograder's (30 s per cell).
+        # The checker's time limit fires, never the autograder's (60 s per cell).
         assert "CellTimeoutError" not in texts[graded]
     first = {fate: graded for graded, fate in reversed(fates.items())}
     assert "did not return within 1 s" in texts[first["endless"]]

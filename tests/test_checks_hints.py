@@ -323,3 +323,16 @@ def test_every_known_mistake_fails_with_level_one_then_level_two(monkeypatch):
             )
             assert again.level == 2 and f"More: {hints[again.hint].more}" in str(again)
     assert tried >= 40
+
+
+def test_a_changed_attempt_with_the_same_hint_starts_again_at_level_one():
+    """Another wrong answer that gets the same words but other values (another gradient
+    check, other accuracies) is a new attempt: its first feedback, so the learner sees
+    that the change counted."""
+
+    def failure(*details: str) -> CheckResult:
+        return _core.escalate(_core.failed("step", 1, "case A", "the same hint", *details))
+
+    assert failure("dx 3.1e-01: a bug").level == 1
+    assert failure("dx 2.0e-02: a bug").level == 1  # changed values: level 1 again
+    assert failure("dx 2.0e-02: a bug").level == 2  # the same failure again

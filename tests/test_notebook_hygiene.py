@@ -157,3 +157,32 @@ def test_going_deeper_sections_are_marked_for_the_site_and_left_out_of_the_slide
         assert tagged == inside, f"cell {i} ({source[:50]!r}): tag going-deeper is {tagged}"
         if tagged:
             assert cell["metadata"].get("slideshow", {}).get("slide_type") == "skip", i
+
+
+def _binds_underscore(tree: ast.Module) -> list[int]:
+    """Lines of top-level statements that assign to the name ``_``."""
+    found = []
+    for node in tree.body:
+        targets = []
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign | ast.AugAssign | ast.For):
+            targets = [node.target]
+        names = [n for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+        if any(n.id == "_" for n in names):
+            found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_cell_takes_the_name_underscore(path: Path):
+    """The feedback cells tell a learner to type ``_.more()`` (IPython's last result):
+    once a cell assigns ``_`` itself, IPython stops updating it and that advice fails."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    bad = [
+        (cell.get("id"), line)
+        for cell in nb["cells"]
+        if cell["cell_type"] == "code"
+        for line in _binds_underscore(ast.parse("".join(cell["source"])))
+    ]
+    assert not bad, f"cells binding _ at top level (cell id, line): {bad}"

@@ -2,11 +2,11 @@
 
 Each lesson is executed top to bottom in one kernel (*Run All*), then every code cell
 is run once more in the same kernel, from the last cell up: the state a learner is in
-after scrolling back up and re-running a cell. Three versions: the worked (instructor)
-notebook; the exercise version with the stubs nbgrader leaves
-(``raise NotImplementedError()``); the exercise version with the reference solutions
-filled in. No cell may fail, except the graded cells of the stub version (their checks
-fail by design until the learner answers).
+after scrolling back up and re-running a cell. Two versions: the worked (instructor)
+notebook, whose code is the exercise version's with the reference solutions filled in
+plus the hidden tests; and the exercise version with the stubs nbgrader leaves
+(``raise NotImplementedError()``). No cell may fail, except the graded cells of the
+stub version (their checks fail by design until the learner answers).
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ import release
 import run_notebooks
 from course_lib.lessons import skip_reason
 
-VERSIONS = ("worked", "exercise with stubs", "exercise solved")
+# The exercise version with the reference solutions filled in runs the worked notebook's
+# code cells minus the hidden tests, in the same order: the worked run covers it (and
+# exercise_version(nb, solved=True) builds it, for a run by hand).
+VERSIONS = ("worked", "exercise with stubs")
 # Lessons whose cells do not yet survive a re-run (issue 20): expected to fail, strictly,
 # so that a lesson that is fixed must leave this set.
 NOT_YET: set[str] = set()

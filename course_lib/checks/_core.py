@@ -22,7 +22,7 @@ code. The learner gets level 2 in two ways:
 * ``result.more()`` on the returned ``CheckResult``: plain text when printed,
   HTML when it is the value of a notebook cell;
 * running the same checker again on a function that still fails the same way
-  (same failing case, same level-1 hint): that result shows level 2 below the
+  (same failing case, same level-1 hint, same values): that result shows level 2 below the
   hint. The state is one entry per checker name (``_last_failure``: the last
   failure it reported); a passing run of that checker removes it.
 
@@ -183,12 +183,15 @@ def failed(
     return CheckResult(name, False, cases_run, case, hint, list(details), more)
 
 
-# The last failure each checker reported, by checker name: (case, level-1 hint).
-_last_failure: dict[str, tuple[str | None, str | None]] = {}
+# The last failure each checker reported, by checker name: (case, level-1 hint, details).
+# The details (the values that differed, the gradient check) tell a changed attempt that
+# happens to get the same hint from the same function run again.
+_last_failure: dict[str, tuple] = {}
 
 
 def escalate(result: CheckResult) -> CheckResult:
-    """Record ``result`` for its checker; show level 2 if it repeats the last failure.
+    """Record ``result`` for its checker; show level 2 if it repeats the last failure
+    (same case, same hint, same details).
 
     A passing result forgets the checker's last failure. ``run_check`` calls this
     for every checker, so a checker written with it gets the escalation for free.
@@ -196,7 +199,7 @@ def escalate(result: CheckResult) -> CheckResult:
     if result.passed:
         _last_failure.pop(result.name, None)
         return result
-    key = (result.case, result.hint)
+    key = (result.case, result.hint, tuple(result.details))
     if _last_failure.get(result.name) == key:
         result.level = 2
     _last_failure[result.name] = key

@@ -107,6 +107,9 @@ def _mistakes() -> list[Mistake]:
     def relu(A, W, g, b, eps=None):
         return np.maximum(_bn(A @ W, g, b, _e(eps)), 0.0)
 
+    def no_eps(A, W, g, b, eps=None):
+        return _sigmoid(_bn(A @ W, g, b, 0.0))
+
     def eps_ignored(A, W, g, b, eps=None):
         if eps is None:
             raise ValueError("only for calls with an explicit eps")
@@ -186,6 +189,12 @@ def _mistakes() -> list[Mistake]:
             "squashes z̃ into (0, 1)",
             relu,
             "sigmoid(t) = 1/(1 + e^(−t))",
+        ),
+        Mistake(
+            "ε is missing: without it a unit whose values are nearly equal in the batch is "
+            "divided by almost zero. Add ε to the variance before taking the root",
+            no_eps,
+            f"divide by √(σ² + ε), not by √σ²: {layer}",
         ),
         Mistake(
             "the eps argument was ignored: the function must use the ε it is given",

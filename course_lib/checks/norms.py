@@ -659,11 +659,12 @@ def layernorm_backward_mistakes() -> list[Mistake]:
             boxed,
         ),
         Mistake(
-            "γ was taken out of the sums: in Layer Norm γ changes along the row, so dx̂ = "
-            "dout·γ must be formed first and the means taken of dx̂ (Batch Norm's shortcut "
-            "only works when γ is one number for all the values of a statistic)",
+            "γ was taken out of the sums: in Layer Norm γ changes along the row, so the "
+            "gradient that reaches x̂ must include γ before the means are taken (Batch "
+            "Norm's shortcut only works when γ is one number for all the values of a "
+            "statistic)",
             gamma_outside,
-            boxed,
+            f"form dx̂ = dout·γ first, then take the means of dx̂: {boxed}",
         ),
         Mistake(
             "the means of the backward divide by m, the number of examples: each statistic "
@@ -701,11 +702,62 @@ def spatial_batchnorm_backward_mistakes() -> list[Mistake]:
         axes = (0, 2, 3)
         return dx, (dout * x_hat).sum(axes), dout.sum(axes)
 
+    def rows_backward(x, g, b, eps, dout, *, dout_moved: bool):
+        """Lesson 03's backward on the (N·H·W, C) rows of a right forward; the upstream
+        gradient reshaped with or without moving its channels last."""
+        from .. import batchnorm as _bn03
+
+        n, c, h, w = x.shape
+        rows = x.transpose(0, 2, 3, 1).reshape(-1, c)
+        _, cache = _bn03.batchnorm_forward(rows, g, b, eps)
+        d = dout.transpose(0, 2, 3, 1) if dout_moved else dout
+        dx, dg, db = _bn03.batchnorm_backward(d.reshape(-1, c), cache)
+        return dx, dg, db, (n, c, h, w)
+
+    def dout_not_moved(x, g, b, eps, dout):
+        dx, dg, db, (n, c, h, w) = rows_backward(x, g, b, eps, dout, dout_moved=False)
+        return dx.reshape(n, h, w, c).transpose(0, 3, 1, 2), dg, db
+
+    def dout_not_moved_nor_back(x, g, b, eps, dout):
+        dx, dg, db, shape = rows_backward(x, g, b, eps, dout, dout_moved=False)
+        return dx.reshape(shape), dg, db
+
+    def dx_not_moved_back(x, g, b, eps, dout):
+        if x.shape[2] * x.shape[3] == 1:
+            raise ValueError("no positions to reorder: not this mistake")
+        dx, dg, db, shape = rows_backward(x, g, b, eps, dout, dout_moved=True)
+        return dx.reshape(shape), dg, db
+
     boxed = (
         "dx = (γ/√(σ² + ε))·(dout − mean(dout) − x̂·mean(dout·x̂)), the means over the "
         "N·H·W values of each channel (lesson 03's formula on the (N·H·W, C) rows)"
     )
+    rows = (
+        "rows = a.transpose(0, 2, 3, 1).reshape(-1, C) for x and for dout alike; back: "
+        "dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)"
+    )
     return [
+        Mistake(
+            "dout was reshaped to rows without moving its channels last: its rows no longer "
+            "line up with the rows of x that the forward normalized, so each gradient meets "
+            "the wrong value. Put dout in the same row order as x",
+            dout_not_moved,
+            rows,
+        ),
+        Mistake(
+            "dout was reshaped to rows without moving its channels last, and dx reshaped "
+            "back the same way: the rows of dout must line up with the rows of x, which "
+            "the forward made after moving the channels last",
+            dout_not_moved_nor_back,
+            rows,
+        ),
+        Mistake(
+            "dx has the right values in the wrong places: the rows came from x with its "
+            "channels moved last, so dx must be reshaped to (N, H, W, C) and its channels "
+            "moved back to axis 1",
+            dx_not_moved_back,
+            rows,
+        ),
         Mistake(
             "the means of the backward divide by N, the number of examples: each channel's "
             "μ and σ² average N·H·W values, so the paths through them carry 1/(N·H·W)",
@@ -780,7 +832,7 @@ def groupnorm_backward_mistakes() -> list[Mistake]:
     return [
         Mistake(
             "γ was taken out of the sums: γ changes from channel to channel within a group, "
-            "so dx̂ = dout·γ must be formed first and the means taken of dx̂",
+            "so the gradient that reaches x̂ must include γ before the means are taken",
             gamma_outside,
             boxed,
         ),

@@ -326,7 +326,7 @@ for name, cost in costs.items():
 
 # %% slideshow={"slide_type": "subslide"}
 raw_cost = costs["raw"]
-path, _ = raw_cost.descend(raw_cost.lr_optimal, steps=8)
+path, path_costs = raw_cost.descend(raw_cost.lr_optimal, steps=8)
 print("w - w*  along the raw path (w1 flips sign each step, w2 creeps):")
 print(path - raw_cost.w_star)
 

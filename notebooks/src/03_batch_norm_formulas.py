@@ -16,7 +16,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 03 · Batch Norm formulas: forward, backward, gradient checks
 #
-# *Lesson 3 of 5 · section 2 of the notes, "Batch归一化" (Batch Normalization; 批量规范化
+# *Lesson 3 of 7 · section 2 of the notes, "Batch归一化" (Batch Normalization; 批量规范化
 # in the Chinese edition of d2l), the formulas.*
 
 # %% [markdown] slideshow={"slide_type": "notes"}
@@ -182,7 +182,7 @@ print("same as bn.batchnorm_forward:", np.allclose(out, z_tilde, rtol=1e-12, ato
 # %%
 gamma_id = np.sqrt(var + eps)
 beta_id = mu
-z_back, _ = bn.batchnorm_forward(z, gamma_id, beta_id, eps)
+z_back, cache_back = bn.batchnorm_forward(z, gamma_id, beta_id, eps)
 print("gamma = sqrt(var + eps) =", gamma_id)
 print("beta  = mu              =", beta_id)
 print("BN(z) with these:\n", z_back)
@@ -203,7 +203,7 @@ z_next = np.array([
     [9.0, 52.0, 1.0],
     [3.0, 34.0, 6.0],
 ])
-z_next_back, _ = bn.batchnorm_forward(z_next, gamma_id, beta_id, eps)
+z_next_back, cache_next_back = bn.batchnorm_forward(z_next, gamma_id, beta_id, eps)
 print("mu, sigma^2 of the next batch:", z_next.mean(axis=0), z_next.var(axis=0))
 print("BN(z_next) with the same gamma, beta:\n", z_next_back)
 print("equal to z_next:", np.allclose(z_next_back, z_next, rtol=0, atol=1e-12))
@@ -233,8 +233,7 @@ plt.show()
 #   The output std drops to γσ/√(σ² + ε), about 30 % of γ. ε damps a unit that
 #   barely varies instead of blowing its noise up to unit variance.
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 # ipywidgets sliders for gamma, beta, eps and the input distribution
 bn_plots.batchnorm_explorer()
 
@@ -513,7 +512,7 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 # %%
 print("staged backward against central differences (random dout):")
 gc.report(check_backward(bn.batchnorm_backward_staged, z5, gamma5, beta5, dout5))
-_, cache5 = bn.batchnorm_forward(z5, gamma5, beta5)
+out5, cache5 = bn.batchnorm_forward(z5, gamma5, beta5)
 same = all(np.allclose(a, b, rtol=1e-12, atol=1e-14)
            for a, b in zip(bn.batchnorm_backward(dout5, cache5), bn.batchnorm_backward_staged(dout5, cache5), strict=True))
 print("compact == staged:", same)
@@ -700,7 +699,7 @@ plt.show()
 # to β and γ. On the batch of section 7:
 
 # %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
-dz5, dgamma5, _ = bn.batchnorm_backward(dout5, cache5)
+dz5, dgamma5, dbeta5 = bn.batchnorm_backward(dout5, cache5)
 print("largest |sum_i dz_i| over the units < 1e-12:", np.abs(dz5.sum(axis=0)).max() < 1e-12)
 sci = {"float_kind": lambda v: f"{v:.3e}"}
 print("sum_i dz_i x_hat_i            :", np.array2string((dz5 * cache5.x_hat).sum(axis=0), formatter=sci))
@@ -754,7 +753,7 @@ rng = np.random.default_rng(3)
 z_big = rng.normal(size=(256, 512))
 gamma_big, beta_big = rng.uniform(0.5, 2.0, 512), rng.normal(size=512)
 dout_big = gc.upstream_gradient(z_big.shape, seed=4)
-_, cache_big = bn.batchnorm_forward(z_big, gamma_big, beta_big)
+out_big, cache_big = bn.batchnorm_forward(z_big, gamma_big, beta_big)
 forms = {"staged": bn.batchnorm_backward_staged, "numpy compact": bn.batchnorm_backward_vectorized,
          "compiled compact": bn.batchnorm_backward}
 grads = {name: fn(dout_big, cache_big) for name, fn in forms.items()}

@@ -16,7 +16,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 04 · Batch Norm in a network: placement, training, what it does
 #
-# *Lesson 4 of 5 · section 2 of the notes, "Batch归一化" (Batch Normalization; the Chinese
+# *Lesson 4 of 7 · section 2 of the notes, "Batch归一化" (Batch Normalization; the Chinese
 # edition of d2l calls it 批量规范化), second half: "将 Batch Norm 拟合进神经网络" (fitting
 # Batch Norm into a network) and "Batch归一化的作用" (what Batch Norm does).*
 
@@ -309,8 +309,7 @@ checks.check_bn_train_step(bn_train_step)
 # *inside* the network. Accuracies are measured every 10 steps on the 450 validation
 # digits (验证集) in inference mode (running statistics).
 
-# %% tags=["progress"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["progress", "nbval-ignore-output"]
 # The longest experiment (two runs of 1200 steps), with a progress bar while it trains.
 comparison = ex.compare_bn(lr=0.3, steps=1200, progress=True)
 
@@ -481,8 +480,7 @@ plt.show()
 # stays near mean β and spread γ. At step 0 the BN network's running statistics are still
 # 0 and 1, so its inputs look like the plain network's.
 
-# %% tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["widget", "nbval-ignore-output"]
 # an ipywidgets slider over the steps of the runs above, and the histograms it redraws
 npl.activation_explorer(comparison)
 

@@ -16,7 +16,7 @@
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 05 · Batch Norm at test time (测试时的 Batch Norm)
 #
-# *Lesson 5 of 5 · section 3 of the notes, "测试时的 Batch Norm", which the notes leave unfinished.*
+# *Lesson 5 of 7 · section 3 of the notes, "测试时的 Batch Norm", which the notes leave unfinished.*
 
 # %% [markdown] slideshow={"slide_type": "notes"}
 # **Time.** About 45 minutes for the core path (sections 1–6, the two exercises and the
@@ -283,8 +283,7 @@ plt.show()
 ema.plot_running_estimates(beta=0.9, batch_size=8, steps=200)
 plt.show()
 
-# %% slideshow={"slide_type": "subslide"} tags=["widget"]
-# NBVAL_IGNORE_OUTPUT
+# %% slideshow={"slide_type": "subslide"} tags=["widget", "nbval-ignore-output"]
 # the live explorer (ipywidgets sliders; each change redraws the figure)
 ema.ema_explorer()
 

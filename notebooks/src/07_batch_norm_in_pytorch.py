@@ -128,7 +128,7 @@ print("momentum:", layer.momentum, " eps:", layer.eps, " batches seen:", int(lay
 # | β (`beta`) | `bias` | learned, starts at 0 |
 # | running mean, running var | buffers `running_mean`, `running_var` | not learned: updated by every training-mode forward pass |
 # | β = 0.9, the weight of the **old** value | `momentum=0.1` = 1 − β, the weight of the **new** value | the opposite of Keras |
-# | unbiased (无偏) $\frac{m}{m-1}\sigma_B^2$ stored | the same | Keras stores the biased one |
+# | unbiased (无偏) $\frac{m}{m-1}\sigma_B^2$ stored | the same | Keras 3 stores the biased one (its source; tf.keras 2 stored the unbiased one in some cases) |
 # | `eps=1e-5` | `eps=1e-5` | Keras: `epsilon=1e-3` |
 # | `training=True` / `False` | `model.train()` / `model.eval()` | a flag on every module |
 #
@@ -772,11 +772,14 @@ for name, (norm, x, forward, backward) in layers.items():
 # all-reduce). Batch Norm is the one layer where the slices are not independent: a plain
 # `nn.BatchNorm1d` normalizes each device's slice with that slice's statistics. With 8 GPUs
 # and a global batch of 64, every BN layer sees batches of 8. `nn.SyncBatchNorm` (同步批量规范化)
-# adds up each device's count, sum and sum of squares across devices (one more all-reduce per
-# layer, forward and backward) and normalizes every slice with the statistics of the whole
-# mini-batch. PyTorch runs it only on GPUs inside `DistributedDataParallel`, so here two and
-# four devices are simulated on the CPU: `pbn.device_batch_norm` splits a batch and
-# normalizes each slice with its own statistics, or with the all-reduced ones.
+# gathers each device's statistics and count (one more collective operation per layer,
+# forward and backward) and normalizes every slice with the statistics of the whole
+# mini-batch. It synchronizes only across the processes of a distributed process group
+# (`torch.distributed`, usually under `DistributedDataParallel` on GPUs); here two and four
+# devices are simulated on the CPU instead: `pbn.device_batch_norm` splits a batch and
+# normalizes each slice with its own statistics, or with the statistics of the whole
+# batch. The simulation keeps running statistics of the whole batch, where DDP keeps
+# device 0's slice (see below).
 
 # %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
 rng = np.random.default_rng(2)
@@ -831,7 +834,7 @@ for per_device in (None, 4, 2):
 # %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
-# These cells grade the three coded exercises (nbgrader). In your copy each runs the same
+# These cells grade the two coded exercises (nbgrader). In your copy each runs the same
 # checker as the cell after the exercise. When an instructor grades your notebook with
 # nbgrader, each cell also runs hidden tests on other data, which are not in your copy. The
 # written answers are graded by hand.
