@@ -19,10 +19,10 @@ ROOT_ARG := $(if $(filter 0,$(shell id -u)),--allow-root)
 TORCH_VERSION := 2.13.0
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
 
-.PHONY: help lab lab-zh lab-worked zh student-zh test test-cpus lint format outputs sync assets student lab-student slides html bench classroom grade clean torch
+.PHONY: help lab lab-zh lab-worked zh student-zh test test-cpus lint format outputs sync assets student lab-student slides slides-pdf html bench classroom grade clean torch
 
 help:
-	@echo "make lab | lab-zh | lab-worked | test | zh [NB=03] | student-zh | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | html | bench | classroom | grade A=03_... COURSE=dir | clean"
+	@echo "make lab | lab-zh | lab-worked | test | zh [NB=03] | student-zh | test-cpus | torch | outputs [NB=03] | assets | student | lab-student | slides | slides-pdf [STUDENT=1] | html [STUDENT=1] | bench | classroom | grade A=03_... COURSE=dir | clean"
 
 # The environment: exact versions from requirements.lock, the course package editable.
 $(STAMP): pyproject.toml requirements.lock
@@ -106,11 +106,19 @@ zh: $(STAMP)
 # The same as lab (kept for old instructions).
 lab-student: lab
 
-slides: $(STAMP)
-	$(BIN)/python scripts/build_site.py slides
+# Slides (build/slides/), their PDFs (build/slides-pdf/) and the course site (build/html/),
+# from the stored notebooks; STUDENT=1: from the exercise versions, into build/student/.
+SITE_ARGS := $(if $(STUDENT),--student)
+SITE_DEPS := $(STAMP) $(if $(STUDENT),student)
 
-html: $(STAMP)
-	$(BIN)/python scripts/build_site.py html
+slides: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py slides $(SITE_ARGS)
+
+slides-pdf: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py pdf $(SITE_ARGS)
+
+html: $(SITE_DEPS)
+	$(BIN)/python scripts/build_site.py html $(SITE_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench.py

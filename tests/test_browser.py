@@ -4,8 +4,15 @@
   error output (read from the saved .ipynb), every figure rendered, the lesson's widget
   rendered and responding (a slider moved with the keyboard changes its image or text),
   a screenshot saved to ``build/screenshots/NN_name.png``.
-- One slide deck and the static site's pages opened from files with every network
-  request blocked: reveal.js starts, MathJax typesets the formulas, nothing fails to load.
+- Every deck and every page of the site opened from files with every network request
+  blocked (decks at 1280 x 720): formulas typeset, nothing fails to load, rich text
+  intact, answers folded until clicked, each static widget's controls moved (the picture
+  changes); the site's search finds "running mean" in lesson 05, dark mode switches.
+- Every deck stepped through slide by slide and fragment by fragment at 1280 x 720:
+  nothing overflows, no fragment lands below the screen, speaker notes present. Figures
+  readable and described, and short slides: the lessons listed in SLIDE_LAYER_PENDING
+  still fail that part.
+- Speaker notes (S) from a file and over http, math in them shown once; a PDF handout.
 
 JupyterLab runs once for the module on 127.0.0.1 (free port, token, its own settings,
 workspace, runtime and config folders) on a COPY of the notebooks in a temporary folder,
@@ -508,97 +515,505 @@ def test_chinese_lesson_in_jupyterlab_draws_every_character(lab_zh: Lab, browser
 
 
 # --------------------------------------------------------------------- slides and pages
+#
+# Decks and pages are opened from files, with the network cut (the proxy above), at the
+# projector's size for the decks: 1280 x 720. What a deck must do for every lesson now
+# (the builder's part) is tested apart from what the lessons' slide layer must do
+# (phase 2 of issue 19: content that fits, speaker notes, readable figures, alt text).
+
+# Lessons whose figures are not laid out for the projector yet (shown with plt.show(): no
+# alt text, no measured text size) or that keep a slide of more than MAX_WORDS words:
+# their decks fail test_deck_figures_and_words until the lesson is reworked. A lesson
+# that starts passing must leave this set. (Every deck must fit: test_deck_fits.)
+SLIDE_LAYER_PENDING = {"01", "02", "03", "04", "05", "06", "07"}
+MIN_FONT_PX = 14  # smallest readable text at 1280 x 720
+MAX_WORDS = 70  # "about 60 words or fewer per slide", prose only (not code, math, notes)
+DECK_SURVEY_JS = (Path(__file__).parent / "js" / "deck_survey.js").read_text(encoding="utf-8")
+NBCONVERT_DEFAULT_ALT = "No description has been provided for this image"
 
 
-def _open_offline(browser, path: Path) -> tuple[Page, list[str]]:
+def _open_offline(browser, path: Path | str, size=None) -> tuple[Page, list[str]]:
     page = browser.new_page()
+    if size:
+        page.set_viewport_size(size)
     failed: list[str] = []
     page.on("requestfailed", lambda r: failed.append(f"{r.url}: {r.failure}"))
     page.on("pageerror", lambda e: failed.append(f"JavaScript error: {e}"))
-    page.goto(path.as_uri())
+    # (a generous limit: a page loads in about a second, much slower on a loaded machine)
+    page.goto(path if isinstance(path, str) else path.as_uri(), timeout=120_000)
     return page, failed
 
 
-_MATH_JS = """() => ({
-  typeset: document.querySelectorAll('.MathJax_CHTML, .MathJax_Display, mjx-container').length,
-  errors: document.querySelectorAll('.MathJax_Error, merror').length,
-  pending: document.querySelectorAll('script[type^="math/tex"]:not([id])').length,
-})"""
+def _wait_for_images(page: Page) -> None:
+    page.wait_for_function("[...document.images].every(i => i.complete)", timeout=30_000)
+    broken = page.evaluate(
+        "[...document.images].filter(i => i.getAttribute('src') && !i.naturalWidth)"
+        ".map(i => i.getAttribute('src').slice(0, 80))"
+    )
+    assert not broken, f"images that did not load: {broken}"
 
 
-_CURRENT_SLIDE_JS = "() => [...document.querySelectorAll('section.present')].pop().textContent"
+def _open_deck(browser, deck: Path) -> tuple[Page, list[str]]:
+    page, failed = _open_offline(browser, deck, {"width": 1280, "height": 720})
+    expect(page.locator(".reveal.ready")).to_have_count(1)
+    page.wait_for_function(
+        "document.documentElement.getAttribute('data-course-math') === 'ready'", timeout=60_000
+    )
+    _wait_for_images(page)
+    return page, failed
 
 
-def _wait_for_math(page: Page) -> dict:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        math = page.evaluate(_MATH_JS)
-        done = page.evaluate(
-            "() => !!(window.MathJax && MathJax.Hub && MathJax.Hub.queue && "
-            "MathJax.Hub.queue.pending === 0 && MathJax.isReady)"
+def _math_errors(page: Page) -> dict:
+    return page.evaluate(
+        "() => ({typeset: document.querySelectorAll('mjx-container').length,"
+        " errors: document.querySelectorAll('mjx-merror').length})"
+    )
+
+
+def _set_control(widget, i: int, control: dict, now: int, to: int) -> None:
+    """Move control ``i`` of a static widget from stop ``now`` to stop ``to``, as a reader
+    does: arrow keys on a slider, a choice in a drop-down."""
+    element = widget.locator(f'[data-control="{i}"]')
+    if control["kind"] == "range":
+        element.focus()
+        key = "ArrowRight" if to > now else "ArrowLeft"
+        for _ in range(abs(to - now)):
+            element.press(key)
+    else:
+        element.select_option(str(to))
+
+
+def _move_each_control(page: Page, widget) -> int:
+    """Move every control of a static widget, with the keyboard or the drop-down, to a stop
+    whose picture differs from the one before; check that the image changes and loads, and
+    that the widget reports the new state. A control of a grid pair that changes nothing
+    on its own (lesson 06: the number of groups, under Batch Norm) is moved after its
+    partner. Returns the number of controls moved."""
+    data = json.loads(widget.locator("script.csw-data").text_content())
+    controls, grid = data["controls"], data.get("grid") or []
+    start = [c["default"] for c in controls]
+    image = widget.locator("img.csw-image").first
+
+    def frame(state: list[int]) -> str:
+        return data["frames"][",".join(map(str, state))]["i"][0]
+
+    def with_(state: list[int], i: int, k: int) -> list[int]:
+        return state[:i] + [k] + state[i + 1 :]
+
+    def show(state: list[int], before: str) -> None:
+        expect(widget).to_have_attribute("data-state", ",".join(map(str, state)))
+        page.wait_for_function(
+            "([img, name]) => img.src.endsWith(name) && img.complete && img.naturalWidth > 0",
+            arg=[image.element_handle(), frame(state)],
         )
-        if done and math["typeset"] > 0:
-            return math
-        page.wait_for_timeout(200)
-    raise AssertionError(f"MathJax did not typeset the page: {page.evaluate(_MATH_JS)}")
+        assert not image.get_attribute("src").endswith(before)
+        assert image.get_attribute("alt").startswith(data["alt"] or "The widget")
+
+    for i, control in enumerate(controls):
+        # bases: the start, then (for a grid control) the partner moved to each stop
+        partner = next((g for g in grid if g != i), None) if i in grid else None
+        bases = [start]
+        if partner is not None:
+            bases += [
+                with_(start, partner, k)
+                for k in range(len(controls[partner]["readouts"]))
+                if k != start[partner]
+            ]
+        stops = sorted(range(len(control["readouts"])), key=lambda k: abs(k - start[i]))
+        found = next(
+            ((base, k) for base in bases for k in stops if frame(with_(base, i, k)) != frame(base)),
+            None,
+        )
+        assert found is not None, f"moving {control['label']!r} never changes the picture"
+        base, target = found
+        if base != start:  # the partner first
+            _set_control(widget, partner, controls[partner], start[partner], base[partner])
+            show(base, frame(start))
+        _set_control(widget, i, control, start[i], target)
+        show(with_(base, i, target), frame(base))
+        # back to the start for the next control
+        _set_control(widget, i, control, target, start[i])
+        if base != start:
+            _set_control(widget, partner, controls[partner], base[partner], start[partner])
+        expect(widget).to_have_attribute("data-state", ",".join(map(str, start)))
+    return len(controls)
 
 
 @pytest.fixture(scope="module")
 def site(built_site):
-    """The first lesson's deck and page, and the pages' index (built in conftest.py)."""
-    out, decks, pages = built_site
-    return decks[0], pages[0], out / "html" / "index.html"
+    """The decks and pages of every lesson (built in conftest.py): (folder, decks, pages)."""
+    return built_site
 
 
-def test_slide_deck_renders_offline(browser, site):
-    deck, _, _ = site
-    page, failed = _open_offline(browser, deck)
+def _lesson_of(path: Path):
+    return next(x for x in LESSONS if path.name.startswith(x.notebook))
+
+
+def _deck_problems(report: list[dict]) -> list[str]:
+    """What the builder must get right on every slide of every deck, now."""
+    problems = []
+    for s in report:
+        where = f"slide {s['h']}.{s['v']} {s['title'][:40]!r}"
+        if s["midWordBreaks"]:
+            problems.append(f"{where}: code broken inside a word: {s['midWordBreaks'][:2]}")
+        if s["codeFontPx"] is not None and s["codeFontPx"] < MIN_FONT_PX:
+            problems.append(f"{where}: code font {s['codeFontPx']:.1f} px")
+        if (s["W"], s["H"]) != (1280, 720):
+            problems.append(f"{where}: deck size {s['W']}x{s['H']}, not 16:9 1280x720")
+    return problems
+
+
+def _fit_problems(report: list[dict]) -> list[str]:
+    """What every deck must get right (issue 19): every slide and every fragment fits the
+    1280 x 720 screen, and the deck has speaker notes."""
+    problems = []
+    for s in report:
+        where = f"slide {s['h']}.{s['v']} {s['title'][:40]!r}"
+        if s["height"] > s["H"] + 1 or s["width"] > s["W"] + 1:
+            problems.append(f"{where}: {s['width']}x{s['height']} px overflows {s['W']}x{s['H']}")
+        if s["lostFragments"]:
+            problems.append(f"{where}: fragments below the screen: {s['lostFragments'][:2]}")
+    if not any(s["notes"] for s in report):
+        problems.append("no speaker notes in the deck")
+    return problems
+
+
+def _slide_layer_problems(report: list[dict], page_alts: list[str]) -> list[str]:
+    """The whole slide layer (issue 19): what fits (``_fit_problems``), plus short slides
+    and readable figures with real alt text, on the slides and on the page."""
+    problems = _fit_problems(report)
+    for s in report:
+        where = f"slide {s['h']}.{s['v']} {s['title'][:40]!r}"
+        if s["words"] > MAX_WORDS:
+            problems.append(f"{where}: {s['words']} words of prose (at most {MAX_WORDS})")
+        for f in s["figures"]:
+            if not f["alt"] or f["alt"] == NBCONVERT_DEFAULT_ALT:
+                problems.append(f"{where}: a figure without alt text")
+            if f["minFontPx"] is None:
+                problems.append(f"{where}: a figure whose text size is unknown (use show())")
+            elif f["minFontPx"] < MIN_FONT_PX:
+                problems.append(f"{where}: figure text {f['minFontPx']:.1f} px")
+    for alt in page_alts:
+        if not alt or alt.startswith("_images/") or alt == NBCONVERT_DEFAULT_ALT:
+            problems.append(f"a figure on the page without alt text ({alt!r})")
+    return problems
+
+
+def _page_alts(browser, page_path: Path) -> list[str]:
+    page, _ = _open_offline(browser, page_path)
+    try:
+        return page.evaluate(
+            "[...document.querySelectorAll('article.bd-article img')].map(i => i.alt)"
+        )
+    finally:
+        page.close()
+
+
+def _check_details(page: Page) -> int:
+    """Every <details> starts folded with its content hidden, and opens on a click.
+    (checkVisibility: Chromium lays out a closed <details>' content, hidden by
+    content-visibility, so it keeps its client rectangles.)"""
+    count = page.locator(".reveal .slides details").count()
+    for k in range(count):
+        details = page.locator(".reveal .slides details").nth(k)
+        at = details.evaluate("d => Reveal.getIndices(d.closest('section'))")
+        page.evaluate(f"Reveal.slide({at['h']}, {at['v'] or 0})")
+        assert details.evaluate("d => !d.open"), "answers are not folded"
+        hidden = details.evaluate(
+            "d => [...d.children].filter(c => c.tagName !== 'SUMMARY')"
+            ".every(c => !c.checkVisibility())"
+        )
+        assert hidden, "folded answers are visible"
+        details.locator("summary").click()
+        assert details.evaluate("d => d.open"), "a click does not open the answers"
+        shown = details.evaluate(
+            "d => [...d.children].filter(c => c.tagName !== 'SUMMARY')"
+            ".some(c => c.checkVisibility())"
+        )
+        assert shown, "opened answers are not shown"
+        details.locator("summary").click()
+    return count
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.notebook)
+def test_deck_presents_offline(browser, site, lesson):
+    """A deck as a lecturer uses it at 1280 x 720: math typeset, 16:9, rich text intact,
+    answers folded until clicked, code readable and never broken inside a word, and the
+    static widget moving without a kernel (the arrow keys move the slider, not the deck)."""
+    out, _, _ = site
+    deck = out / "slides" / f"{lesson.notebook}.slides.html"
+    page, failed = _open_deck(browser, deck)
+    try:
+        math = _math_errors(page)
+        assert math["typeset"] > 0 and math["errors"] == 0, math
+        config = page.evaluate("({w: Reveal.getConfig().width, h: Reveal.getConfig().height})")
+        assert config == {"w": 1280, "h": 720}
+        report = _SURVEYS[deck] = page.evaluate(DECK_SURVEY_JS)
+        assert len(report) >= 2
+        problems = _deck_problems(report)
+        assert not problems, "\n".join(problems)
+        empty = page.evaluate(
+            "[...document.querySelectorAll('.reveal .slides sup, .reveal .slides sub')]"
+            ".filter(e => !e.textContent.trim()).length"
+        )
+        assert empty == 0, f"{empty} emptied sub/superscripts"
+        _check_details(page)
+        # the static widget: go to its slide, move every control
+        widget = page.locator(".course-static-widget").first
+        at = widget.evaluate("w => Reveal.getIndices(w.closest('section'))")
+        page.evaluate(f"Reveal.slide({at['h']}, {at['v'] or 0})")
+        assert _move_each_control(page, widget) >= 1
+        now = page.evaluate("Reveal.getIndices()")
+        assert (now["h"], now["v"]) == (at["h"], at["v"] or 0), "the keys moved the deck"
+        # the next slide is a key press away
+        first = page.evaluate("Reveal.getIndices()")
+        page.evaluate("document.activeElement.blur()")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_timeout(100)
+        assert page.evaluate("Reveal.getIndices()") != first, "→ does not move the deck"
+        assert not failed, f"failed to load: {failed}"
+        if lesson.number == "01":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.evaluate("Reveal.slide(0, 0)")
+            page.screenshot(path=str(SCREENSHOTS / f"{deck.name}.png"))
+    finally:
+        page.close()
+    assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+_SURVEYS: dict[Path, list[dict]] = {}  # deck -> its survey (stepping through a deck costs)
+
+
+def _survey(browser, deck: Path) -> list[dict]:
+    if deck not in _SURVEYS:
+        page, _ = _open_deck(browser, deck)
+        try:
+            _SURVEYS[deck] = page.evaluate(DECK_SURVEY_JS)
+        finally:
+            page.close()
+    return _SURVEYS[deck]
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.notebook)
+def test_deck_fits(browser, site, lesson):
+    """Stepping through every slide and every fragment of the deck at 1280 x 720: nothing
+    is taller or wider than the screen, no fragment appears below it, and the deck has
+    speaker notes (the explanation a self-learner reads, out of the lecturer's slides)."""
+    out, _, _ = site
+    report = _survey(browser, out / "slides" / f"{lesson.notebook}.slides.html")
+    assert len(report) >= 5
+    problems = _fit_problems(report)
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+def _slide_layer_param(lesson):
+    marks = []
+    if lesson.number in SLIDE_LAYER_PENDING:
+        marks.append(pytest.mark.xfail(strict=True, reason="figures not laid out for slides"))
+    return pytest.param(lesson, marks=marks, id=lesson.notebook)
+
+
+@pytest.mark.parametrize("lesson", [_slide_layer_param(x) for x in LESSONS])
+def test_deck_figures_and_words(browser, site, lesson):
+    """Besides fitting: every figure has alt text (deck and page) and text of at least
+    14 px on the slide, no slide carries more than about 60 words of prose."""
+    out, _, _ = site
+    deck = out / "slides" / f"{lesson.notebook}.slides.html"
+    report = _survey(browser, deck)
+    problems = _slide_layer_problems(report, _page_alts(browser, out / "html" / deck.name[:-12]))
+    assert not problems, f"{len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+# --- the fixture lesson: a deck whose slide layer is done, and what it proves
+
+
+@pytest.fixture(scope="module")
+def fixture_deck(built_fixture):
+    return built_fixture
+
+
+def test_fixture_deck_passes_the_slide_layer_test(browser, fixture_deck):
+    _, _, deck, page_path = fixture_deck
+    page, failed = _open_deck(browser, deck)
+    try:
+        report = page.evaluate(DECK_SURVEY_JS)
+        assert len(report) == 6
+        assert not _deck_problems(report)
+        assert not _slide_layer_problems(report, _page_alts(browser, page_path))
+        _check_details(page)
+        assert not failed
+    finally:
+        page.close()
+
+
+def test_slide_layer_test_catches_what_does_not_fit(browser, fixture_deck):
+    """The same measurement on the fixture deck after planting faults: a slide taller than
+    the screen, a fragment below it, a figure with small text and no alt text."""
+    _, _, deck, page_path = fixture_deck
+    page, _ = _open_deck(browser, deck)
+    try:
+        page.evaluate(
+            """() => {
+            const slide = Reveal.getSlides()[1];
+            const tall = document.createElement('div');
+            tall.style.height = '900px';
+            slide.appendChild(tall);
+            const frag = document.createElement('p');
+            frag.className = 'fragment';
+            frag.textContent = 'planted fragment';
+            slide.appendChild(frag);
+            const img = document.querySelector('img[data-min-font-px]');
+            img.setAttribute('data-min-font-px', '9');
+            img.removeAttribute('alt');
+            Reveal.sync();
+        }"""
+        )
+        problems = _slide_layer_problems(page.evaluate(DECK_SURVEY_JS), [])
+    finally:
+        page.close()
+    text = "\n".join(problems)
+    assert "overflows 1280x720" in text and "planted fragment" in text
+    assert "figure text" in text and "without alt text" in text
+
+
+@pytest.mark.parametrize("how", ["file", "http"])
+def test_speaker_notes_open_with_math_rendered_once(browser, fixture_deck, how):
+    """S opens reveal.js's speaker view, from a file or from ``python -m http.server``;
+    the notes' formulas arrive as MathML, shown once (not as TeX, not twice)."""
+    import functools
+    import http.server
+    import threading
+
+    _, _, deck, _ = fixture_deck
+    server = None
+    url = deck.as_uri()
+    if how == "http":
+        handler = functools.partial(
+            http.server.SimpleHTTPRequestHandler, directory=str(deck.parent)
+        )
+        handler.log_message = lambda *a: None
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{deck.name}"
+    page, failed = _open_offline(browser, url, {"width": 1280, "height": 720})
     try:
         expect(page.locator(".reveal.ready")).to_have_count(1)
-        math = _wait_for_math(page)
-        assert math["errors"] == 0, f"{math['errors']} formulas failed to typeset"
-        first = page.evaluate(_CURRENT_SLIDE_JS)
-        page.keyboard.press("Space")  # next slide or sub-slide
-        page.wait_for_timeout(300)
-        second = page.evaluate(_CURRENT_SLIDE_JS)
-        assert first != second, "the deck does not move to the next slide"
-        assert page.locator(".reveal img").count() > 0, "no figure in the deck"
-        # The theme's capitals would turn "γ, β, ε" in a heading into "Γ, Β, Ε".
-        transform = page.evaluate(
-            "() => getComputedStyle(document.querySelector('.reveal .slides h1')).textTransform"
+        page.wait_for_function(
+            "document.documentElement.getAttribute('data-course-math') === 'ready'"
         )
-        assert transform == "none", f"slide headings are displayed with text-transform {transform}"
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.keyboard.press("Home")
-        page.wait_for_timeout(300)
-        page.screenshot(path=str(SCREENSHOTS / f"{deck.name}.png"))
+        with page.expect_popup() as popup:
+            page.keyboard.press("s")
+        speaker = popup.value
+        notes = speaker.locator(".speaker-controls-notes .value")
+        expect(notes).to_contain_text("Open with the question of the day")
+        assert notes.locator("math").count() == 2  # σ², and the display formula
+        assert notes.locator("math[display='block']").count() == 1
+        text = notes.text_content()
+        assert "$" not in text and "\\frac" not in text, text
+        assert notes.locator("mjx-container, script").count() == 0
+        page.keyboard.press("ArrowRight")  # the speaker view follows the deck
+        expect(notes).to_contain_text("weight of the new value")
+        speaker.close()
+        assert not failed, failed
+    finally:
+        page.close()
+        if server is not None:
+            server.shutdown()
+    assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+def test_slides_pdf(browser, fixture_deck, tmp_path):
+    """``make slides-pdf``: one page per slide, fragments shown, printed offline."""
+    import build_site
+
+    _, _, deck, _ = fixture_deck
+    (pdf,) = build_site.build_pdfs([deck], tmp_path, context=browser)
+    data = pdf.read_bytes()
+    assert data.startswith(b"%PDF")
+    pages = max(int(n) for n in re.findall(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)", data))
+    assert pages == 6
+    assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+# --- the site
+
+
+def _wait_for_site_math(page: Page) -> dict:
+    page.wait_for_function("window.MathJax && MathJax.startup && MathJax.startup.promise")
+    page.evaluate("MathJax.startup.promise.then(() => true)")
+    return _math_errors(page)
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda x: x.notebook)
+def test_site_page_offline(browser, site, lesson):
+    """A lesson's page from a file, network cut: formulas typeset, figures shown, the
+    lesson list beside it, an outline of the page, and the static widget moving."""
+    out, _, _ = site
+    page, failed = _open_offline(browser, out / "html" / f"{lesson.notebook}.html")
+    try:
+        math = _wait_for_site_math(page)
+        assert math["typeset"] > 0 and math["errors"] == 0, math
+        _wait_for_images(page)
+        assert page.locator("article.bd-article img").count() > 1
+        nav = page.locator(".bd-sidebar-primary nav a")
+        assert nav.count() >= len(LESSONS)
+        assert page.locator(".bd-toc a").count() >= 2, "no outline of the page"
+        widget = page.locator(".course-static-widget")
+        expect(widget).to_have_count(1)
+        widget.scroll_into_view_if_needed()
+        assert _move_each_control(page, widget) >= 1
+        if lesson.number == "01":
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / f"site_{lesson.notebook}.png"))
         assert not failed, f"failed to load: {failed}"
     finally:
         page.close()
     assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
 
 
-def test_site_pages_render_offline(browser, site):
-    _, lesson_page, index = site
-    for path in (lesson_page, index):
-        page, failed = _open_offline(browser, path)
-        try:
-            if path == lesson_page:
-                math = _wait_for_math(page)
-                assert math["errors"] == 0, f"{math['errors']} formulas failed to typeset"
-                images = page.locator(".jp-RenderedImage img")
-                assert images.count() > 0, "no figure on the page"
-                broken = images.evaluate_all(
-                    "imgs => imgs.filter(i => !(i.complete && i.naturalWidth > 0)).length"
-                )
-                assert broken == 0, f"{broken} figures did not render"
-                nav = page.locator("nav.course-nav a", has_text="All lessons")
-                assert nav.count() == 2, "navigation bar missing (top and bottom)"
-            else:
-                links = page.locator("ol.lessons a")
-                assert links.count() >= 1
-                page.wait_for_load_state("load")
-            assert not failed, f"failed to load: {failed}"
-        finally:
-            page.close()
+def test_site_search_finds_running_mean_offline(browser, site):
+    out, _, _ = site
+    url = (out / "html" / "search.html").as_uri() + "?q=running+mean"
+    page, failed = _open_offline(browser, url)
+    try:
+        results = page.locator("#search-results li a")
+        expect(results.first).to_be_visible(timeout=30_000)
+        hrefs = results.evaluate_all("links => links.map(a => a.getAttribute('href'))")
+        assert any(h.startswith("05_batch_norm_at_test_time.html") for h in hrefs), hrefs
+        assert not failed, failed
+    finally:
+        page.close()
     assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+def test_site_dark_mode_and_home_page(browser, site):
+    out, _, _ = site
+    page, failed = _open_offline(browser, out / "html" / "index.html")
+    try:
+        links = page.locator("article.bd-article a[href$='.html']")
+        assert links.count() == len(LESSONS)
+        light = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        for mode, label in (("dark", "Dark"), ("light", "Light")):
+            page.locator(".theme-switch-button").first.click()
+            page.locator(".theme-change-button", has_text=label).first.click()
+            expect(page.locator("html")).to_have_attribute("data-theme", mode)
+            if mode == "dark":
+                dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+                assert dark != light, "dark mode does not change the page"
+        assert not failed, failed
+    finally:
+        page.close()
+    assert not browser.outside, f"requests to the outside world: {browser.outside[:5]}"
+
+
+def test_site_marks_going_deeper_sections(browser, fixture_deck):
+    _, _, _, page_path = fixture_deck
+    page, failed = _open_offline(browser, page_path)
+    try:
+        section = page.locator("section.going-deeper")
+        expect(section.locator(".going-deeper-note")).to_be_visible()
+        width = section.evaluate("s => parseFloat(getComputedStyle(s).borderLeftWidth)")
+        assert width >= 2, "the section is not marked"
+        assert not failed, failed
+    finally:
+        page.close()

@@ -19,7 +19,8 @@
 # Normalizing the inputs of a network makes training faster. This lesson is about
 # *how*: two steps, each fitted on the training set, then applied unchanged to
 # every other input. Lesson 02 shows *why* it speeds training up.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **After this lesson you can**
 #
 # 1. compute the per-feature mean μ and standard deviation σ of a training set and
@@ -37,18 +38,20 @@
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### One convention: examples are rows
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes stack the examples as **columns**: $X$ is $n \times m$ and $x^{(i)}$
 # is its $i$-th column. This course, like NumPy, scikit-learn and PyTorch, stacks
 # them as **rows**: `X` has shape `(m, n)`, `X[i]` is the example (样本) $x^{(i)}$, and
 # a statistic "per feature" (特征) is a statistic per column, `axis=0`. The formulas
 # are the same; only the axis changes.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # `course_lib` holds tested versions of everything this lesson computes. We call its
 # normalization functions as `norm.fit_normalizer(...)` and `norm.normalize(...)`; at the
 # end of the lesson you write your own `fit_normalizer` and `normalize`.
 
-# %%
+# %% tags=["imports"]
 import warnings
 
 import matplotlib.pyplot as plt
@@ -68,12 +71,13 @@ print(X_train[:3])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A training set with two features
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # As in the notes, a training set (训练集) with two features (2-D inputs): $x_1$ is
 # spread widely, $x_2$ narrowly, and the cloud sits away from the origin. The black
 # cross marks the mean (均值), its arms ±1 standard deviation (标准差) along each feature.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Scatter plot of the raw two-feature training set: a long cloud away from the origin, x1 spread about five times wider than x2, with the mean (+) and one standard deviation marked." slideshow={"slide_type": "subslide"}
 scatter.plot_raw(X_train)
 plt.show()
 
@@ -92,7 +96,7 @@ X_centred = X_train - mu  # broadcasting subtracts mu from every row
 print("mu                      =", mu)
 print("mean of each feature now =", np.round(X_centred.mean(axis=0), 4) + 0.0)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The training set after subtracting the mean: the same elongated cloud, now centred on the origin." slideshow={"slide_type": "subslide"}
 scatter.plot_centred(X_train)
 plt.show()
 
@@ -103,13 +107,15 @@ plt.show()
 # ## Step 2: normalize the variance (归一化方差)
 #
 # $$\sigma^2 = \frac{1}{m}\sum_{i=1}^{m} \left(x^{(i)} - \mu\right)^2, \qquad X := \frac{X}{\sigma}$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The square is element-wise, so $\sigma^2$ is again a vector: one variance (方差) per
 # feature. The notes write $\sigma^2 = \frac{1}{m}\sum_i \big(x^{(i)}\big)^2$,
 # which is the same thing because they compute it *after* step 1, when the
 # data are already centred. Then every feature is divided by its **standard
 # deviation** $\sigma = \sqrt{\sigma^2}$. Both steps together:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$X := \frac{X - \mu}{\sigma}$$
 
 # %%
@@ -121,13 +127,14 @@ print("sigma   =", sigma)
 print("after step 2: mean", np.round(X_scaled.mean(axis=0), 4) + 0.0,
       " variance", np.round(X_scaled.var(axis=0), 4))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The training set after dividing by the standard deviation: a round cloud centred on the origin, both features with variance 1." slideshow={"slide_type": "subslide"}
 scatter.plot_scaled(X_train)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # A round cloud: both features now have mean 0 and variance 1.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The average is over $m$ (`np.std`'s default, `ddof=0`), as in the notes and in
 # scikit-learn. Dividing by $m-1$ instead would change $\sigma$ by the factor
 # $\sqrt{m/(m-1)}$, about 0.25 % here; the only thing that matters is to use the
@@ -143,13 +150,15 @@ print("the same as by hand:", np.allclose(norm.normalize(X_train, mu, sigma), X_
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The notes' error: dividing by σ²
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes say "$X := X / \sigma^2$". That is wrong. The error is older than the
 # notes: the lecture they follow (deeplearning.ai, *Improving Deep Neural Networks*,
 # week 1, "Normalizing inputs") says to "divide by this vector σ²", and its slide
 # writes `X /= σ²`. DeepLearning.AI's forum confirms that the slide's formula is
 # wrong. If you teach from that slide, correct it on the slide.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Dividing feature $j$ by its variance $\sigma_j^2$ leaves it with variance
 #
 # $$\operatorname{Var}\!\left(\frac{x_j - \mu_j}{\sigma_j^2}\right) = \frac{\sigma_j^2}{\sigma_j^4} = \frac{1}{\sigma_j^2},$$
@@ -162,7 +171,7 @@ print("variance after X / sigma^2:", X_notes.var(axis=0))
 print("1 / sigma^2               :", 1 / sigma2)
 print("variance after X / sigma  :", X_scaled.var(axis=0))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Side by side, the notes' error and the fix: dividing by the variance squeezes x1 and stretches x2 into a cloud elongated the other way; dividing by the standard deviation gives a round cloud." slideshow={"slide_type": "subslide"}
 scatter.plot_variance_error(X_train)
 plt.show()
 
@@ -178,7 +187,7 @@ plt.show()
 # Use the units to explain, in two or three sentences, why only one of the two can
 # give every feature variance 1, whatever unit it is measured in.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "q_units", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q_units", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
 # **Model answer.** $(x_1 - \mu_1)/\sigma_1$ is metres divided by metres: it has no
 # unit. $(x_1 - \mu_1)/\sigma_1^2$ has the unit 1/metre. Measure the same lengths in
 # centimetres: σ grows 100 times and σ² 10 000 times, so the second result shrinks
@@ -188,7 +197,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: move the cloud
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Below, the three steps one above the other (all panels share one frame), then the
 # same figure live: sliders set the two features' means, spreads and correlation
 # (相关性) of the training set; the table beside it gives μ and σ, and the mean and
@@ -200,17 +210,18 @@ plt.show()
 #   own equalizes the scales but cannot remove a correlation between features
 #   (that would need a rotation, "whitening" (白化), which this course does not use).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The raw, the centred and the scaled training set drawn one above the other on the same axes." slideshow={"slide_type": "subslide"}
 scatter.plot_three_steps(X_train)
 plt.show()
 
-# %% tags=["widget", "nbval-ignore-output"]
+# %% slideshow={"slide_type": "subslide"} tags=["widget", "nbval-ignore-output"]
 # ipywidgets sliders for the two features' means, spreads and correlation
 scatter.normalization_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## The test set uses the training μ and σ
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes: the test set (测试集) must be normalized with *the same* transformation.
 # μ and σ are computed once, on the training set, and become part of the model:
 # a fixed function $x \mapsto (x - \mu)/\sigma$ applied to every input it will
@@ -225,7 +236,8 @@ print("test set with the training mu, sigma: mean", np.round(X_test_n.mean(axis=
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What goes wrong with the test data's own statistics? Three cases.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **1. A batch from a shifted distribution.** Suppose a batch of 30 inputs
 # arrives in which $x_1$ is 3 units larger than in training (a drifted sensor, a
 # different population).
@@ -237,21 +249,22 @@ own = norm.normalize(shifted, *norm.fit_normalizer(shifted))
 print("batch mean with the training mu, sigma:", np.round(right.mean(axis=0), 2) + 0.0)
 print("batch mean with its own mu, sigma     :", np.round(own.mean(axis=0), 2) + 0.0)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="A shifted test batch normalized with the training mean and standard deviation keeps its shift (right); normalized with its own statistics the shift disappears (left, wrong)." slideshow={"slide_type": "subslide"}
 scatter.plot_test_statistics(X_train, shifted)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With the training μ and σ the shift is still there: 3 units of $x_1$ are
 # $3/\sigma_1 \approx 1.2$ normalized units (the printed 1.33 adds the small offset
 # of these 30 examples), so the model sees inputs unlike its training data, as it
 # should. With the batch's own statistics the shift has vanished: the model
 # is told that these are ordinary inputs and answers for the wrong $x$.
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # **2. The same example in two batches.** With each batch's own statistics, one
 # example turns into different numbers depending on the examples it comes with:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 x = X_test[:1]  # one example, shape (1, 2)
 batch_a = np.vstack([x, X_test[1:5]])
 batch_b = np.vstack([x, X_test[1:5] + np.array([4.0, 1.0])])
@@ -266,7 +279,7 @@ print("normalized with the training mu, sigma:", norm.normalize(x, mu, sigma)[0]
 # **3. One example at a time**, the usual case once a model is in use. A single
 # example has no spread: its own σ is 0, and the formula divides 0 by 0.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 with np.errstate(invalid="ignore"):  # silence numpy's 0/0 warning, show the result
     print("(x - own mean) / own std       :", ((x - x.mean(axis=0)) / x.std(axis=0))[0])
 with warnings.catch_warnings(record=True) as caught:
@@ -276,7 +289,7 @@ print("fit_normalizer warns           :", "; ".join(str(w.message) for w in caug
 print("every example would become     :", norm.normalize(x, mu_1, sigma_1)[0])
 print("with the training mu and sigma :", norm.normalize(x, mu, sigma)[0])
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # `nan` with the raw formula; with the constant-feature rule (σ := 1, see the
 # exercise below) every example becomes the origin and all its information is
 # gone. Only the training μ and σ give a meaningful answer. Batch Normalization
@@ -285,7 +298,8 @@ print("with the training mu and sigma :", norm.normalize(x, mu, sigma)[0])
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Real data: 30 features on wildly different scales
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # scikit-learn's breast-cancer data set (bundled, no download): 569 examples,
 # 30 features measured on images of cell nuclei, such as radius, texture,
 # area, smoothness and fractal dimension, each as a mean, a standard error and a
@@ -298,7 +312,7 @@ mu_c, sigma_c = norm.fit_normalizer(cancer.X_train)
 Xc_train = norm.normalize(cancer.X_train, mu_c, sigma_c)
 Xc_test = norm.normalize(cancer.X_test, mu_c, sigma_c)  # the training mu and sigma, as always
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 names = ["worst area", "mean area", "mean perimeter", "mean radius",
          "mean smoothness", "fractal dimension error"]
 print(f"{'feature':24} {'raw mean':>9} {'raw std':>9} | {'train mean':>10} {'train std':>9}"
@@ -317,7 +331,7 @@ std_test = Xc_test.std(axis=0)
 print(f"test set, all 30 features: std from {std_test.min():.2f} to {std_test.max():.2f},"
       f" |mean| at most {np.abs(Xc_test.mean(axis=0)).max():.2f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Before normalization the spreads differ by a factor of about 250 000: no single
 # learning rate suits the weights of both "worst area" and "fractal dimension
 # error" (lesson 02 makes this precise). After it, every training feature has
@@ -327,7 +341,7 @@ print(f"test set, all 30 features: std from {std_test.min():.2f} to {std_test.ma
 # the spread of all 30 features; on the right, the normalized values on their
 # now common scale.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The spread of each of the 30 breast-cancer features on a log scale, before normalization (over about five orders of magnitude) and after it (all equal to 1)." slideshow={"slide_type": "subslide"}
 scatter.plot_feature_scales(cancer.X_train, cancer.X_test, cancer.feature_names)
 plt.show()
 
@@ -350,7 +364,7 @@ print("max |ours - scikit-learn| over mu, sigma, train and test:",
       "below 1e-12" if diff < 1e-12 else f"{diff:.1e}")
 
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The same up to round-off (the last bits of a float64). In practice use `StandardScaler` (or your
 # framework's equivalent) and keep the fitted object with the model; the point
 # of writing it once yourself is to know exactly what it does.
@@ -365,7 +379,8 @@ print("max |ours - scikit-learn| over mu, sigma, train and test:",
 # * `sigma[j]` $= \sqrt{\frac{1}{m}\sum_i (X_{ij} - \mu_j)^2}$, its standard deviation (1/m, not 1/(m−1));
 # * a feature that is constant in the training set has $\sigma_j = 0$; give it
 #   `sigma[j] = 1` instead, so that normalizing only centres it (as scikit-learn does).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Do not modify `X`, and do not call `course_lib`. The cell after yours checks
 # your function on several cases and names the mistake if one fails; if you are
 # stuck, run it again (or call `.more()` on its result) for a more concrete hint.
@@ -387,12 +402,14 @@ checks.check_fit_normalizer(fit_normalizer)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise 2: `normalize` (graded)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Write `normalize(X, mu, sigma)`: `X` has shape `(m, n)` (a training set, a test
 # set or a single example of shape `(1, n)`), `mu` and `sigma` have shape `(n,)`
 # and come from `fit_normalizer` on the **training** set. Return a new array of
 # shape `(m, n)`:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$X_{\text{norm}} = \frac{X - \mu}{\sigma}$$
 #
 # Use the `mu` and `sigma` you are given, not statistics of `X`; do not modify
@@ -416,7 +433,8 @@ checks.check_normalize(normalize)
 # A linear model (线性模型) trained on normalized inputs predicts
 #
 # $$z = \frac{x - \mu}{\sigma} \cdot w + b = \sum_{j=1}^{n} w_j\,\frac{x_j - \mu_j}{\sigma_j} + b .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # To use it, every new input must first be normalized with the training μ and σ.
 # But the same function of $x$ can be written as a plain linear model of the
 # **raw** input: $z = x \cdot w_{\text{raw}} + b_{\text{raw}}$. The normalization is
@@ -457,7 +475,7 @@ print("fitted on normalized inputs: w =", w_n, "  b =", round(b_n, 4))
 print("folded back to raw inputs  : w =", w_raw, "  b =", round(b_raw, 4))
 print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The folded weights are the coefficients the data were made with, up to the noise:
 # both models make the same predictions. Normalizing the inputs changes how the model
 # is written, not which models it can express.
@@ -468,7 +486,7 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 # normalized inputs (4.9, −1.5) say $x_1$. Which do you trust, and why? Answer in two
 # or three sentences.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "q_which_feature", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q_which_feature", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
 # **Model answer.** Trust the weights on normalized inputs. A raw weight is the change
 # of the prediction per *unit* of its feature, and the units are not comparable: $x_1$
 # varies about five times more than $x_2$ (σ ≈ 2.4 against 0.5). A normalized weight
@@ -478,7 +496,8 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. Why are μ and σ computed on the training set only, and reused for the test set?
 # 2. A feature has σ = 0.1. What is its variance after the notes' $X/\sigma^2$, and after $X/\sigma$?
 # 3. A deployed model receives one example at a time. What happens if each example
@@ -488,7 +507,8 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 # 5. Two features are strongly correlated. Does input normalization remove the correlation?
 # 6. You measure a feature in millimetres instead of metres. What changes after normalization?
 # 7. After folding (exercise 3), does the model still need μ and σ?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details>
 # <summary>Answers</summary>
 #
@@ -513,7 +533,8 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # * Input normalization (输入归一化) has two steps: zero mean (零均值),
 #   $X := X - \mu$, then normalize the variance (归一化方差), $X := X/\sigma$, with
 #   $\mu$ and $\sigma^2 = \frac{1}{m}\sum_i (x^{(i)} - \mu)^2$ computed per feature.
@@ -531,10 +552,11 @@ print("the data were made with    : w = [ 2. -3.]   b = 1.0")
 # * Normalizing inputs to zero mean and similar variances is a long-standing
 #   recommendation for gradient training (LeCun, Bottou, Orr & Müller, *Efficient
 #   BackProp*, 1998).
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Next**, lesson 02: *why* this speeds training up, from the shape of the cost function.
 
-# %% [markdown] slideshow={"slide_type": "skip"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["graded-checks"]
 # ## Graded checks
 #
 # One cell per exercise, for grading with nbgrader. In your copy each cell runs the

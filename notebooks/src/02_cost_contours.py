@@ -15,7 +15,8 @@
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # # Lesson 02 · Cost contours: why normalized inputs speed up gradient descent
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Lesson 01 showed *how* to normalize the inputs. This lesson shows *why* it makes
 # training faster. The answer is the shape of the cost function. Raw features give a
 # long, narrow bowl, which gradient descent can only cross with small steps that
@@ -40,7 +41,7 @@
 # minutes together) can be skipped without losing the thread. Run the cells in order
 # (*Run > Run All Cells* works too).
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -64,17 +65,20 @@ print(np.column_stack([X, y])[:3])
 # The notes start from the cost of a model with parameters $w$ and $b$:
 #
 # $$J(w, b) = \frac{1}{m}\sum_{i=1}^{m} L\big(\hat y^{(i)}, y^{(i)}\big)$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # $L$ is the **loss** (损失函数) of one example, $J$ the **cost** (代价函数), the average
 # loss over the $m$ training examples. (The notes call $J$ "the loss function $J$" in
 # one sentence and "the cost function" in the next. We keep the two names apart: loss
 # for one example, cost for the average.)
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # The pictures use a linear model (线性回归, linear regression) on the two features of
 # lesson 01: $\hat y = w_1 x_1 + w_2 x_2 + b = x \cdot w + b$, with the squared error
 #
 # $$L = \tfrac12\,(\hat y - y)^2 .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Which squared error?** This course keeps the ½, so that the derivative of $L$ with
 # respect to $\hat y$ is just $\hat y - y$. Without it ($L = (\hat y - y)^2$) the cost,
 # its gradient and its Hessian all double, and every learning rate below halves.
@@ -86,7 +90,8 @@ print(np.column_stack([X, y])[:3])
 # Gradient descent starts somewhere, here at $w = 0,\ b = 0$, and repeats
 #
 # $$w := w - \alpha\,\frac{\partial J}{\partial w}, \qquad b := b - \alpha\,\frac{\partial J}{\partial b}$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # with the **learning rate** $\alpha > 0$. Both gradients (梯度) are taken at the
 # *current* $(w, b)$, and then both parameters are updated. Each step moves against the
 # gradient, which is perpendicular to the contour line through the current point. The
@@ -94,20 +99,23 @@ print(np.column_stack([X, y])[:3])
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: derive the gradient, take one step (graded)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **First on paper.** Find $\partial J/\partial w_j$ and $\partial J/\partial b$ for the
 # linear model with $L = \tfrac12(\hat y - y)^2$. Use the chain rule (链式法则):
 # $\partial L/\partial \hat y = \hat y - y$, and $\hat y^{(i)} = x^{(i)}\cdot w + b$
 # depends on $w_j$ only through the term $w_j x_j^{(i)}$. Then write your result for all
 # $j$ at once, with the matrix $X$ (one example per row) and the vector of residuals
 # $\hat y - y$.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Then in code.** Write `gradient_descent_step(X, y, w, b, lr)`:
 #
 # * `X` has shape `(m, n)`, `y` shape `(m,)`, `w` shape `(n,)`, `b` and `lr` are numbers;
 # * compute $\hat y = Xw + b$, then both gradients at the **old** $(w, b)$, then
 #   return `(w_new, b_new)`: `w_new` of shape `(n,)` and `b_new` a number.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Do not modify the arguments, and do not call `course_lib`. The cell after yours
 # checks your function and names the mistake if one fails; if you are stuck, run it
 # again (or call `.more()` on its result) for a more concrete hint.
@@ -136,19 +144,21 @@ checks.check_gradient_descent_step(gradient_descent_step)
 #
 # $$\frac{\partial J}{\partial w} = \frac1m X^\top(\hat y - y), \qquad
 #   \frac{\partial J}{\partial b} = \frac1m \sum_{i=1}^m \big(\hat y^{(i)} - y^{(i)}\big).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Logistic regression** (逻辑回归), used at the end of the lesson, predicts
 # $\hat y = \operatorname{sigmoid}(x\cdot w + b)$ with
 # $\operatorname{sigmoid}(z) = 1/(1 + e^{-z})$ and the cross-entropy (交叉熵) loss
 # $L = -y\log\hat y - (1-y)\log(1-\hat y)$. Its gradient has *exactly the same form*.
 # (Many texts write the sigmoid as $\sigma(z)$. In this course $\sigma$ always means a
 # standard deviation, as in lesson 01, so we write "sigmoid".)
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # A formula should not be taken on trust, so we check both gradients against finite
 # differences (有限差分),
 # $\partial J/\partial\theta_k \approx \big(J(\theta + h e_k) - J(\theta - h e_k)\big)/2h$:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 w_test, b_test = rng.normal(size=2), 0.5
 dw, db = descent.squared_error_gradients(X, y, w_test, b_test)
@@ -170,14 +180,17 @@ print("               finite differences agree to 1e-7:",
 # The notes draw $J$ as contour lines (等高线) over the two weights. Without
 # normalization the contours are **long and narrow** (细长狭窄). With normalized features
 # they are **round** (球形轮廓, "spherical contours").
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **What about $b$?** The model has three parameters and a contour plot has two axes.
 # We set $b$ to its best value for every $w$: for fixed $w$, $J$ is a parabola in $b$,
 # minimized at $b^*(w) = \bar y - \bar x\cdot w$. What remains is
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\tilde J(w) = \min_b J(w, b) = J_{\min} + \tfrac12\,(w - w^*)^\top S\,(w - w^*),
 #   \qquad S = \tfrac1m (X - \bar x)^\top (X - \bar x),$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # a quadratic bowl whose Hessian is $S$, the covariance matrix (协方差矩阵) of the
 # features. It is the cost of the *centred* problem. There, gradient descent on
 # $(w_1, w_2, b)$ moves $w$ exactly as gradient descent on $\tilde J$ does, because $b$
@@ -190,22 +203,24 @@ print("               finite differences agree to 1e-7:",
 # values in both panels. Both axes of each panel have the same scale, and each path
 # runs at its own best learning rate.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Contours of the cost over (w1, w2) with a gradient-descent path from w = 0: elongated ellipses and a zig-zag path for raw features (left), round contours and a direct path for normalized ones (right)." slideshow={"slide_type": "subslide"}
 contours.plot_raw_vs_normalized(X, y, steps=25)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Left, raw features.** $x_1$ is spread widely ($\sigma_1 \approx 2.4$) and $x_2$
 # narrowly ($\sigma_2 \approx 0.5$). Changing $w_1$ changes every prediction a lot, so $J$
 # rises steeply along $w_1$; changing $w_2$ does little, so $J$ is flat along $w_2$.
 # The bowl is a narrow valley. Gradient descent bounces from one wall to the
 # other (a **zig-zag**) and creeps along the valley floor: after 25 steps it is
 # still far from the minimum (★).
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Right, normalized features.** Both features have variance 1, the contours are
 # (nearly) circles, and the gradient points straight at the minimum. The first step lands
 # almost on it.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes' figure of the raw case comes with ranges like 1…1000 against 0…1. They
 # are easily read as ranges of $w_1$ and $w_2$, but they belong to the **features**
 # ($x_1 \in [1, 1000]$, $x_2 \in [0, 1]$), not to the weights. A wide feature makes the
@@ -218,12 +233,14 @@ plt.show()
 # (the matrix of second derivatives) is constant:
 #
 # $$H = \frac1m \tilde X^\top \tilde X, \qquad \tilde X = [\,X,\ \mathbf 1\,]\ \text{(a column of ones for } b).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Write $e_t = \theta_t - \theta^*$ for the distance to the minimum (最小值). One step
 # gives $e_{t+1} = (I - \alpha H)\,e_t$. In the basis of the eigenvectors (特征向量) of $H$
 # ($H v_i = \lambda_i v_i$, eigenvalues (特征值) $\lambda_i > 0$) each component evolves
 # on its own:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$e_{t+1,i} = (1 - \alpha\lambda_i)\, e_{t,i}.$$
 #
 # Everything in this section follows from this one line.
@@ -235,7 +252,8 @@ plt.show()
 # learning rates $\alpha > 0$ does the component $i$ shrink at every step? Which
 # eigenvalue gives the strictest condition? Write down the largest $\alpha$ below which
 # *every* component shrinks.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Then in code.** Write `largest_stable_lr(X)` for linear regression with
 # $L = \tfrac12(\hat y - y)^2$ that fits **both $w$ and $b$** by gradient descent. `X`
 # has shape `(m, n)`. Build the Hessian $H = \frac1m \tilde X^\top \tilde X$ above
@@ -259,7 +277,8 @@ checks.check_largest_stable_lr(largest_stable_lr)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What the recursion says
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # * **Stability.** Component $i$ shrinks when $|1 - \alpha\lambda_i| < 1$, i.e.
 #   $0 < \alpha < 2/\lambda_i$. The steepest direction is the strictest:
 #   $$\alpha < \frac{2}{\lambda_{\max}}.$$
@@ -282,7 +301,8 @@ checks.check_largest_stable_lr(largest_stable_lr)
 # $\alpha = 1/\lambda$ makes every factor 0, and one step reaches the minimum. These
 # are the "larger steps" (较大步长) of the notes. LeCun, Bottou, Orr & Müller (*Efficient
 # BackProp*, 1998) give this analysis and draw from it the advice to normalize inputs.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Here are the numbers for the picture above. Its Hessian is $S$, the $2\times 2$ block
 # for $w$ with $b$ at its optimum; we write $\kappa(S)$ for its condition number, to tell
 # it from $\kappa(H)$ of the whole model $(w, b)$ further down.
@@ -299,12 +319,12 @@ for name, cost in costs.items():
     print(f"{'':>10}  best rate {lr:.3g}: factors per step (steep, flat) ="
           f" ({factors[1]:+.3f}, {factors[0]:+.3f})")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The raw steep factor is $-0.92$ and its flat factor $+0.92$: each step flips the
 # steep component and keeps 92 % of it. Normalized, both factors are about $\pm 0.05$,
 # so one step removes 95 % of the error. The raw path above, as distances to the minimum:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 raw_cost = costs["raw"]
 path, path_costs = raw_cost.descend(raw_cost.lr_optimal, steps=8)
 print("w - w*  along the raw path (w1 flips sign each step, w2 creeps):")
@@ -335,7 +355,7 @@ for factor in (0.99, 1.01):
 # error along the steepest eigenvector? Does the cost still fall at every step, and
 # does gradient descent reach the minimum? Two or three sentences.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "q_at_the_bound", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q_at_the_bound", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
 # **Model answer.** Its factor is $1 - \alpha\lambda_{\max} = -1$: the component flips
 # sign at every step and keeps exactly its size. The other components still shrink, so
 # the cost falls at first, but never below $J_{\min}$ plus the part the steep component
@@ -346,7 +366,8 @@ for factor in (0.99, 1.01):
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## A limit the notes do not mention: correlated features
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes promise that with normalized inputs gradient descent heads to the minimum
 # "from any starting point". That is true only if the contours become round, and for
 # that the features must also be **uncorrelated**. Normalization scales each feature
@@ -362,7 +383,7 @@ k = descent.normalization_condition_numbers(correlated)
 print(f"correlation 0.9: kappa(H) raw = {k['raw']:.3g}, normalized = {k['normalized']:.3g}"
       f"  (formula (1 + r)/(1 - r) = {(1 + 0.9) / (1 - 0.9):.3g} for r = 0.9)")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The normalized contours are still ellipses, tilted along the correlation.
 # Normalization helps a lot, but it does not make every bowl round. Removing
 # correlations as well would take a rotation (whitening, 白化), and adaptive optimizers
@@ -371,7 +392,8 @@ print(f"correlation 0.9: kappa(H) raw = {k['raw']:.3g}, normalized = {k['normali
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Measured: iterations to converge, raw vs normalized
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes claim that gradient descent needs many iterations on raw inputs and fewer
 # on normalized ones. Here we measure it. For each version of the data we run gradient
 # descent on the full model $(w, b)$ from $w = 0, b = 0$. Each version gets **its own
@@ -386,7 +408,7 @@ print(f"correlation 0.9: kappa(H) raw = {k['raw']:.3g}, normalized = {k['normali
 synthetic = descent.compare_iterations(X, y, dataset="synthetic set (lesson 01)")
 print(synthetic)
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The relative cost gap per gradient-descent step on a log scale: the normalized run falls to 1e-6 within a few steps, the raw run takes about 1500." slideshow={"slide_type": "subslide"}
 contours.plot_convergence(X, y, synthetic, steps=2000)
 plt.show()
 
@@ -395,7 +417,8 @@ plt.show()
 # learning rate. The raw run did not lose for lack of a good learning rate. Its best
 # rate is bounded by the steepest direction, and it is then far too small for the
 # flattest one.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # On the log scale the raw curve drops quickly at first (the error along the steeper
 # directions is removed), then falls at a slow, steady rate: the flattest direction,
 # shrinking by $|1 - \alpha\lambda_{\min}|$ per step. The normalized curve drops to
@@ -403,7 +426,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Explore: scale, learning rate, steps
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The widget below starts from the normalized synthetic set and multiplies $x_1$ by a
 # factor $s$. The ratio of the spreads is then $s$ and $\kappa(S) \approx s^2$ ($s = 1$ is
 # the normalized set, $s \approx 5$ the raw spreads). The data stay centred, as in the
@@ -419,14 +443,15 @@ plt.show()
 # * **scale 5 or 10, lr 0.9 to 0.99**: the zig-zag, and a curve that falls slowly;
 # * **lr 0.3 at scale 10**: no zig-zag (the steep factor is positive), but an even slower crawl;
 # * **lr 1.0 and 1.02**: at the bound the steep component oscillates forever; just above, it explodes.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # First the same figure as a static picture (for reading on a page), then the live widget.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The explorer's picture at feature scale 5 and learning rate 0.9 times the stable limit: contours with the gradient-descent path (left) and the cost gap per step on a log scale (right)." slideshow={"slide_type": "subslide"}
 contours.explorer_figure(scale=5.0, lr_factor=0.9, steps=40)
 plt.show()
 
-# %% tags=["widget", "nbval-ignore-output"]
+# %% slideshow={"slide_type": "subslide"} tags=["widget", "nbval-ignore-output"]
 # ipywidgets sliders: feature scale, learning rate, number of steps
 contours.contour_explorer()
 
@@ -437,7 +462,7 @@ contours.contour_explorer()
 # $\alpha$ what matters? Answer in two or three sentences (self-check question 4
 # below may help).
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "q_larger_rate", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "q_larger_rate", "locked": false, "points": 1, "schema_version": 3, "solution": true, "task": false} slideshow={"slide_type": "notes"}
 # **Model answer.** No. The size of $\alpha$ depends on the units of the features and
 # weights: multiply every feature by 10 and the bound $2/\lambda_{\max}$ falls 100
 # times, yet (without $b$) the path and the number of steps stay exactly the same.
@@ -449,7 +474,8 @@ contours.contour_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. What is the difference between the loss $L$ and the cost $J$?
 # 2. The largest eigenvalue of the Hessian is 40. Which learning rates converge? Which
 #    one lands exactly on the minimum along that direction?
@@ -460,7 +486,8 @@ contours.contour_explorer()
 #    contours round?
 # 6. Why may the contour picture set $b$ to its optimum for every $w$, and when is that
 #    exactly what gradient descent does?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details>
 # <summary>Answers</summary>
 #
@@ -487,7 +514,8 @@ contours.contour_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # * The cost function (代价函数) $J(w,b) = \frac1m\sum_i L(\hat y^{(i)}, y^{(i)})$ averages
 #   the loss of each example. For the squared error $\tfrac12(\hat y - y)^2$ and for
 #   the logistic loss the gradient is $\frac1m X^\top(\hat y - y)$, $\frac1m\sum(\hat y - y)$.
@@ -506,7 +534,8 @@ contours.contour_explorer()
 # * What matters is $\kappa$, not the size of $\alpha$, which depends on units.
 # * Normalization does not remove correlations: correlated features still give
 #   elongated contours.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Next**, lesson 03: the same idea inside the network, Batch Normalization.
 
 # %% [markdown] slideshow={"slide_type": "skip"} tags=["going-deeper"]
@@ -617,7 +646,7 @@ for run in (real.raw, real.normalized):
 #   as in question 2, the size of $\alpha$ itself means nothing: what costs iterations
 #   is the ratio of the steepest to the flattest curvature.
 
-# %% [markdown] slideshow={"slide_type": "skip"}
+# %% [markdown] slideshow={"slide_type": "skip"} tags=["graded-checks"]
 # ## Graded checks
 #
 # One cell per exercise, for grading with nbgrader. In your copy each cell runs the

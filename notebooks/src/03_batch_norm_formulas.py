@@ -18,7 +18,8 @@
 #
 # *Lesson 3 of 7 · section 2 of the notes, "Batch归一化" (Batch Normalization; 批量规范化
 # in the Chinese edition of d2l), the formulas.*
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Time.** About 45 minutes for the core path (sections 1–9, the two exercises and the
 # two written questions included). The "Going deeper" sections after the summary add
 # about 5 minutes; you can skip them without losing the thread.
@@ -39,11 +40,12 @@
 #    gradient, the relative error) and know what result to expect;
 # 5. state and test Batch Norm's invariance BN(a·z + b) = BN(z) for a > 0 and what it
 #    means for the gradient of the weights.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Everything runs on the tested functions of `course_lib`; you write your own
 # forward and backward pass in two graded exercises.
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,7 +57,8 @@ np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Why normalize the hidden layers too
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes' motivation: normalizing only the input data is not enough. After many
 # layers the distributions of the hidden values drift more and more as the weights
 # of the earlier layers change, so each hidden layer should have its **input**
@@ -67,15 +70,18 @@ np.set_printoptions(precision=4, suppress=True)
 # ("strictly speaking, what is normalized is not a<sup>[l−1]</sup> but z<sup>[l−1]</sup>").
 # In every layer *l* that means normalizing the pre-activation
 # z<sup>[l]</sup> = W<sup>[l]</sup>a<sup>[l−1]</sup> + b<sup>[l]</sup> before g<sup>[l]</sup>, so that
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$z^{[l]} \;\xrightarrow{\text{BN}}\; \tilde z^{[l]} \;\xrightarrow{g^{[l]}}\; a^{[l]}.$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # That is what the original paper does: it inserts the transform "immediately before
 # the nonlinearity", arguing that Wu + b is more likely to have a symmetric,
 # non-sparse distribution than the output of the previous nonlinearity
 # (Ioffe & Szegedy, 2015, §3.2). Normalizing a<sup>[l]</sup> after the activation is
 # also used in practice; lesson 04 builds the network with BN before the activation.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Layout, as everywhere in this course: **rows are examples**. A mini-batch of
 # m examples of a layer with n units is an array `z` of shape (m, n); Batch Norm
 # works on each column (unit, feature) separately.
@@ -93,7 +99,8 @@ np.set_printoptions(precision=4, suppress=True)
 # &(4)\ \text{scale and shift (重构):} && \tilde z^{(i)} = \gamma\, \hat x^{(i)} + \beta
 # \end{aligned}
 # $$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - ε is a small number (here 10⁻⁵) that keeps the denominator away from 0.
 # - γ and β are **learnable parameters (学习参数)**, one of each per unit, trained by
 #   gradient descent like the weights.
@@ -103,7 +110,7 @@ np.set_printoptions(precision=4, suppress=True)
 # - The notes call the normalized value z<sub>norm</sub>; the paper, `course_lib` and this
 #   lesson call it **x̂** (`x_hat`).
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **A correction.** The notes title step (2) "求上一层输出数据的**标准差**": the
 # *standard deviation* (标准差). The formula of step (2) computes the **variance**
 # σ² (方差), the square of the standard deviation σ. What divides in step (3) is
@@ -115,7 +122,7 @@ np.set_printoptions(precision=4, suppress=True)
 #
 # Four examples (rows), three units (columns) on very different scales.
 
-# %%
+# %% slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 z = np.array([
     [2.0, 10.0, -1.0],
     [4.0, 30.0, 2.0],
@@ -165,7 +172,8 @@ print("same as bn.batchnorm_forward:", np.allclose(out, z_tilde, rtol=1e-12, ato
 # whose useful range is around 5, not 0). Step (4) gives it back: if the network learns
 #
 # $$\gamma = \sqrt{\sigma^2+\varepsilon}, \qquad \beta = \mu,$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # then $\tilde z^{(i)} = \sqrt{\sigma^2+\varepsilon}\,\dfrac{z^{(i)}-\mu}{\sqrt{\sigma^2+\varepsilon}} + \mu = z^{(i)}$:
 # the identity. So the normalized layer can represent everything the plain layer could;
 # gradient descent chooses the mean β and spread γ that serve the loss, instead of
@@ -180,7 +188,7 @@ print("beta  = mu              =", beta_id)
 print("BN(z) with these:\n", z_back)
 print("equal to z:", np.allclose(z_back, z, rtol=0, atol=1e-12))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **For which statistics?** The identity holds for the μ and σ² of **one** batch, the
 # batch γ and β were set from (or at inference, where μ and σ² are fixed numbers, lesson 05).
 # In training every mini-batch has its own μ and σ², while γ and β are one pair of
@@ -188,7 +196,7 @@ print("equal to z:", np.allclose(z_back, z, rtol=0, atol=1e-12))
 # BN always removes each batch's own fluctuation of the mean and the spread. Here are the
 # same γ, β on the next mini-batch:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 z_next = np.array([
     [1.0, 24.0, 0.0],
     [7.0, 18.0, 5.0],
@@ -202,18 +210,20 @@ print("equal to z_next:", np.allclose(z_next_back, z_next, rtol=0, atol=1e-12))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Explore γ, β, ε and the input's distribution
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # One unit, one batch of 256 values, before and after Batch Norm (solid line: mean,
 # dashed: ± one standard deviation). The input below is skewed, centred at −15 with
 # spread 6; the output is centred at β = 2 with spread γ = 1.5.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Histograms of one feature of a skewed batch before Batch Norm (mean -15, spread 6) and after it with gamma 1.5 and beta 2 (mean 2, spread 1.5), same shape." slideshow={"slide_type": "subslide"}
 bn_plots.plot_batch_histograms(gamma=1.5, beta=2.0, eps=1e-5, spread=6.0, mean=-15.0, shape="skewed")
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Things to try with the sliders:
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - Move the **input mean** and **input std**: the left histogram moves and stretches,
 #   the right one does not move at all. Its mean is β and its spread |γ|.
 # - Change the **shape**: the output keeps the input's shape (skew, two bumps).
@@ -232,7 +242,8 @@ bn_plots.batchnorm_explorer()
 # ## Exercise 1 · `batchnorm_forward` (graded)
 #
 # Write the forward pass (前向传播) in training mode (训练模式).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - `z`: shape (m, n), rows are examples, m ≥ 2; `gamma`, `beta`: shape (n,); `eps` > 0.
 # - Return `(out, cache)`: `out` of shape (m, n) is z̃ from the four formulas;
 #   `cache` is anything your `batchnorm_backward` (exercise 2) will need, for example
@@ -240,7 +251,8 @@ bn_plots.batchnorm_explorer()
 #   and add to it when you write the backward pass.
 # - Use the batch's own variance (1/m), statistics over `axis=0`, ε inside the square
 #   root, and do not modify `z` (write `z - mu`, not `z -= mu`).
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Do not call `bn.batchnorm_forward`: the point is to write the four formulas yourself.
 
 # %% nbgrader={"grade": false, "grade_id": "batchnorm_forward", "locked": false, "schema_version": 3, "solution": true}
@@ -262,7 +274,8 @@ checks.check_batchnorm_forward(batchnorm_forward)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The backward pass (反向传播) on the computational graph (计算图)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # In a network, the layer after Batch Norm sends back the gradient of the loss with
 # respect to BN's output, ∂L/∂z̃ (shape (m, n)); the code calls it **`dout`**. The backward
 # pass must return ∂L/∂z (to pass on to the previous layer) and ∂L/∂γ, ∂L/∂β (to update the
@@ -273,20 +286,22 @@ checks.check_batchnorm_forward(batchnorm_forward)
 # derive one unit; the index i runs over the m examples of the batch. The forward pass
 # of one unit, split into eight nodes, with the local derivative of each edge in red:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The Batch Norm forward pass of one feature as a computational graph of eight nodes, from z through the mean, the deviations, the variance, the square root and its inverse to x-hat and the output gamma x-hat + beta." slideshow={"slide_type": "subslide"}
 bn_plots.plot_computational_graph()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Three rules are enough to walk the graph backwards (the chain rule, 链式法则):
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. **Multiply.** The gradient a node receives, times the local derivative of an
 #    edge, is what flows back along that edge.
 # 2. **Sum over the batch.** μ, σ², s and r are *one* number per unit, used by all m
 #    examples. Their gradient is a **sum over i** of what each example sends back.
 # 3. **Add the paths.** A value that feeds two nodes (z feeds (1) and (2); d feeds (3)
 #    and (7)) receives the **sum** of the gradients coming back along both edges.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Node (8) as a worked step. z̃ᵢ = γ x̂ᵢ + β, and γ, β are shared by the batch (rule 2):
 #
 # $$d\beta = \sum_i d\tilde z_i, \qquad d\gamma = \sum_i d\tilde z_i\,\hat x_i, \qquad
@@ -298,22 +313,26 @@ plt.show()
 # - the **mean path**, zᵢ → μ → every dⱼ (node (1)): μ depends on every example;
 # - the **variance path**, zᵢ → dᵢ → qᵢ → σ² → s → r → every x̂ⱼ (nodes (3) to (6)):
 #   σ² depends on every example too.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Take a sheet of paper and go through the nodes from (7) down to (1), one line per node:
 # what gradient does each input of the node receive? Exercise 2 asks for the result.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Gradient checking (梯度检验)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # How will you know that your derivation is right? Compare it with **finite differences
 # (有限差分)**. A layer returns an array, not a loss, so take the scalar
 # $L(z) = \sum_{i,j} \text{out}_{ij}(z)\cdot \text{dout}_{ij}$, whose gradient with respect
 # to `out` is exactly `dout`, and differentiate it one entry at a time with **central
 # differences (中心差分)**:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\frac{\partial L}{\partial z_k} \approx \frac{L(z + h\,e_k) - L(z - h\,e_k)}{2h},
 # \qquad \text{error } O(h^2).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Compare the analytic gradient *a* with the numerical one *b* by the **relative error
 # (相对误差)** $\max_k |a_k-b_k| \,/\, \max_k(|a_k|+|b_k|)$ (`gc.relative_error`).
 # **The yardstick, the same in this lesson, `course_lib` and the checkers (`gc.verdict`),
@@ -324,12 +343,12 @@ plt.show()
 # h = 10⁻⁵: a larger h adds truncation error (∝ h²); a smaller h lets rounding error
 # (∝ 10⁻¹⁶/h) take over.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Relative error of the numerical gradient against the step h on log-log axes: a V shape, the truncation error growing with h on the right, the round-off error growing as h shrinks on the left." slideshow={"slide_type": "subslide"}
 bn_plots.plot_gradcheck_steps()
 plt.show()
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def check_backward(backward, z, gamma, beta, dout, eps=1e-5):
     """Relative error of each gradient of `backward` against central differences."""
     _, cache = bn.batchnorm_forward(z, gamma, beta, eps)
@@ -375,7 +394,7 @@ for label, dout_ in (("dout = ones  ", np.ones_like(z5)), ("dout = random", dout
     print(f"{label}: course_lib's backward passes: {naive_check(bn.batchnorm_backward, dout_)!s:5}"
           f"  dz = 0 passes: {naive_check(backward_of_zeros, dout_)}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The relative error is not fooled in the same way (with dout = 1 it compares two arrays
 # of round-off and comes out near 1), but it cannot tell you anything either. Check with a
 # random `dout`.
@@ -385,7 +404,8 @@ for label, dout_ in (("dout = ones  ", np.ones_like(z5)), ("dout = random", dout
 #
 # Write the backward pass that goes with **your** `batchnorm_forward` of exercise 1,
 # from your derivation of section 6.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - `dout`: shape (m, n), the upstream gradient ∂L/∂z̃; `cache`: what your
 #   `batchnorm_forward` returned (add to it what you need).
 # - Return `(dz, dgamma, dbeta)` with shapes (m, n), (n,), (n,).
@@ -416,7 +436,8 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Question 1 (written, graded by hand)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Look at your backward pass. In two to four sentences: what do the direct path, the mean
 # path and the variance path each add to dzᵢ, and why do two of them contain a sum over
 # the whole batch? Write your answer in the cell below.
@@ -437,11 +458,13 @@ checks.check_batchnorm_backward(batchnorm_forward, batchnorm_backward)
 #
 # $$\boxed{\;dz_i = \frac{\gamma}{\sqrt{\sigma^2+\varepsilon}}\left(d\tilde z_i - \frac{d\beta}{m} - \hat x_i\,\frac{d\gamma}{m}\right),\qquad
 # d\beta = \sum_i d\tilde z_i,\quad d\gamma = \sum_i d\tilde z_i\,\hat x_i.\;}$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Read it as: take the upstream gradient, remove its mean (the mean path) and its component
 # along x̂ (the variance path), and scale by γ/√(σ² + ε) (the direct path). This is
 # `bn.batchnorm_backward`. The derivation, to compare with yours:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>The walk of section 6, node by node, and how it collapses</summary>
 #
 # One line per node (dd<sub>i</sub> is the gradient reaching d<sub>i</sub>; `+=` means that a
@@ -518,7 +541,8 @@ gc.report(check_backward(backward_without_variance_path, z5, gamma5, beta5, dout
 # ## 9. Scale invariance, and ε
 #
 # ### BN(a·z + b) = BN(z) for a > 0
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Adding b to a unit moves μ by b; multiplying by a > 0 multiplies z − μ and σ by a.
 # Both cancel in step (3), so BN(a·z + b) = BN(z), exactly when ε = 0. With ε the
 # identity is BN(a·z + b; ε) = BN(z; ε/a²): scaling only changes how much ε matters.
@@ -551,13 +575,15 @@ for scale in (0.1, 10.0, 100.0):
     print(f"W x {scale:>5}: max |BN change| = {np.abs(out_a - out_1).max():.1e}   "
           f"|dW| x scale / |dW at 1| = {np.linalg.norm(dW_a) * scale / np.linalg.norm(dW_1):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The small changes left are ε at work: at W × 0.1 the variance of z is about 0.01, and
 # ε = 10⁻⁵ is no longer negligible next to it. The second column stays at 1: the gradient
 # with respect to W is divided by the scale.
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # ### Question 2 (written, graded by hand)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # During training the weights W before a BN layer grow, say by a factor a. With a fixed
 # learning rate, what happens to the size of the gradient-descent steps on W *relative to
 # W itself*, and why can that be useful? Two or three sentences.
@@ -587,18 +613,19 @@ print("with eps:   ", out_c[:, 2], "= beta =", beta[2])
 dz_c = bn.batchnorm_backward(gc.upstream_gradient(z.shape, seed=7), cache_c)[0]
 print(f"its gradient is finite but amplified by gamma/sqrt(eps) = {gamma[2] / np.sqrt(eps):.0f}:", dz_c[:, 2])
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # More generally, ε decides what happens to a unit whose spread σ is not large next
 # to √ε: its output spread is γσ/√(σ² + ε) instead of γ, so an almost constant unit
 # stays almost constant instead of having its noise blown up to variance 1.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The output standard deviation of a Batch Norm unit against the batch standard deviation sigma: close to gamma while sigma is well above the square root of epsilon, falling towards 0 below it." slideshow={"slide_type": "subslide"}
 bn_plots.plot_eps_effect()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. In the worked example the notes' step (2) gives 125 for the second unit. Is that
 #    the standard deviation?
 # 2. Why does `course_lib` refuse a batch of one example in training mode?
@@ -608,7 +635,8 @@ plt.show()
 # 5. All weights of the layer before BN are multiplied by 10. What happens to the
 #    BN output and to the gradient with respect to those weights?
 # 6. Someone computes the statistics with `axis=1`. What have they built?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>Answers</summary>
 #
 # 1. No: 125 is the variance σ². The standard deviation is √125 ≈ 11.18; step (3)
@@ -629,7 +657,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 11. Summary
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - Batch Norm normalizes each unit's pre-activation z over the mini-batch:
 #   μ = mean, σ² = **variance** with 1/m (the notes' "标准差" in step (2) is the variance),
 #   x̂ = (z − μ)/√(σ² + ε), then z̃ = γ x̂ + β with learnable γ, β.
@@ -643,9 +672,11 @@ plt.show()
 # - BN(a·z + b) = BN(z) for a > 0: the layer ignores the scale of the previous
 #   weights, and the gradient with respect to them shrinks as the weights grow.
 # - ε keeps a constant unit finite (output β) and damps units with σ² ≲ ε.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Next**, lesson 04 puts Batch Norm into a network and trains it on real data.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **References.** S. Ioffe and C. Szegedy, *Batch Normalization: Accelerating Deep
 # Network Training by Reducing Internal Covariate Shift*, ICML 2015,
 # [arXiv:1502.03167](https://arxiv.org/abs/1502.03167). J. L. Ba, J. R. Kiros and
@@ -730,7 +761,7 @@ for name, g in grads.items():
     agree = all(np.allclose(a, b, rtol=1e-10, atol=1e-12) for a, b in zip(g, grads["staged"], strict=True))
     print(f"{name:17s} agrees with the staged form to round-off: {agree}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells give the two coding exercises their points (the two written questions are

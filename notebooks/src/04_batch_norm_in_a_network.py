@@ -19,7 +19,8 @@
 # *Lesson 4 of 7 · section 2 of the notes, "Batch归一化" (Batch Normalization; the Chinese
 # edition of d2l calls it 批量规范化), second half: "将 Batch Norm 拟合进神经网络" (fitting
 # Batch Norm into a network) and "Batch归一化的作用" (what Batch Norm does).*
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Lesson 03 built one Batch Norm (BN) layer. Here it goes into every hidden layer (隐藏层) of
 # a network, the network is trained, and the notes' four claims about BN become measurements
 # on scikit-learn's 8×8 handwritten digits: Ioffe & Szegedy's MNIST set-up (2015) scaled down
@@ -38,10 +39,11 @@
 # 2. write one hidden layer's forward pass and a whole training step of a BN network (graded);
 # 3. measure what BN changes against a fair baseline: speed, usable learning rates, initial weights;
 # 4. test the notes' four claims and say what each measurement does and does not show.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Every experiment is a call into `course_lib.experiments`; the network is `course_lib.network.MLP`.
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -71,11 +73,12 @@ data
 # $$z^{[l]} = a^{[l-1]} W^{[l]},\qquad
 # \tilde z^{[l]} = \gamma^{[l]} \odot \frac{z^{[l]}-\mu^{[l]}}{\sqrt{\sigma^{2[l]}+\varepsilon}} + \beta^{[l]},\qquad
 # a^{[l]} = g(\tilde z^{[l]}),$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # with μ<sup>[l]</sup>, σ<sup>2[l]</sup> the per-unit mean and (1/m) variance of z<sup>[l]</sup> over the batch
 # (lesson 03). The output layer keeps its bias (偏置) and has no BN: softmax and cross-entropy (交叉熵).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Diagram of the network from left to right, every layer's shapes written out: the linear step without bias, Batch Norm with gamma and beta, then the sigmoid, repeated for each hidden layer, then the output layer." slideshow={"slide_type": "subslide"}
 npl.plot_network_diagram()
 plt.show()
 
@@ -98,7 +101,8 @@ for name, p in model.params.items():
 # exactly the same amount and the subtraction removes it:
 #
 # $$\text{BN}(z + b) = \gamma\,\frac{(z+b)-(\mu+b)}{\sqrt{\sigma^2+\varepsilon}}+\beta = \text{BN}(z).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # So the loss does not depend on b<sup>[l]</sup>, its gradient is 0, and gradient descent (梯度下降)
 # never changes it. β<sup>[l]</sup> takes its role: it sets the mean of z̃<sup>[l]</sup>, which is what the
 # activation sees. Measured on a BN network that *does* have hidden biases (float64, one
@@ -107,7 +111,7 @@ for name, p in model.params.items():
 # %%
 print(ex.bias_redundancy())
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Both are 0 in exact arithmetic; the computer's round-off differs from one processor to the
 # next, so the cell prints a bound, far below the real gradients (10⁻²). So the network above
 # has no `b1`, `b2`, `b3`: a hidden layer with BN is "linear without bias → BN → activation".
@@ -120,12 +124,14 @@ print(ex.bias_redundancy())
 # $$z = A_{\text{prev}}\,W,\qquad \tilde z = \gamma\,\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}}+\beta,\qquad A=g(\tilde z)=\frac{1}{1+e^{-\tilde z}}$$
 #
 # (g is the sigmoid; σ² here is the batch variance, not the sigmoid).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - `A_prev`: (m, n_prev), the previous layer's activations, m ≥ 2; `W`: (n_prev, n);
 #   `gamma`, `beta`: (n,); `eps` > 0. Return `A` of shape (m, n).
 # - μ and σ² are the per-unit mean and (1/m) variance of z over the batch (axis 0).
 # - No bias (section 2), BN before the activation (the sigmoid), do not modify the inputs.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # Do not call `course_lib`'s `bn_layer_forward` or `bn.batchnorm_forward`: write the steps
 # yourself with NumPy (you may use `sigmoid`, or write 1/(1 + e^(−z̃))).
 
@@ -146,7 +152,8 @@ checks.check_bn_layer_forward(bn_layer_forward)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Training on mini-batches: backpropagation through BN, and the running statistics
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Each training step takes the next mini-batch X<sup>{t}</sup> (60 examples) and, in training mode:
 #
 # 1. **forward**: every hidden layer normalizes its z<sup>[l]</sup> with *this batch's* μ and σ²;
@@ -161,10 +168,12 @@ checks.check_bn_layer_forward(bn_layer_forward)
 # 4. **update**: every parameter moves against its gradient. γ and β are learnable
 #    parameters (学习参数) like W, updated by gradient descent, momentum, RMSprop or Adam
 #    with the same rule as the weights,
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\gamma^{[l]} := \gamma^{[l]} - \alpha\, d\gamma^{[l]},\qquad \beta^{[l]} := \beta^{[l]} - \alpha\, d\beta^{[l]}
 # \qquad\text{(plain gradient descent, learning rate (学习率) } \alpha).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Before trusting a training curve, check the gradients of the whole network against
 # central differences (lesson 03), here on a small network with BN in float64:
 
@@ -198,7 +207,8 @@ print("running mean of layer 1 = 0.9 * 0 + 0.1 * batch mean:",
 #
 # This is the lesson in one function. Write a whole training step of a sigmoid network with
 # BN in every hidden layer and a softmax output, the four steps above.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **The network's state is two dicts.** `params` holds `"W1"`, `"gamma1"`, `"beta1"`, …
 # for the hidden layers l = 1 … L−1 (W<sup>[l]</sup>: (n<sup>[l−1]</sup>, n<sup>[l]</sup>);
 # γ<sup>[l]</sup>, β<sup>[l]</sup>: (n<sup>[l]</sup>,); no hidden bias) and `"WL"`, `"bL"` for
@@ -233,7 +243,7 @@ print("running mean of layer 1 = 0.9 * 0 + 0.1 * batch mean:",
 # About 25 lines. Stuck? Run the check again (or call `.more()` on its result) for a
 # more concrete hint.
 
-# %% nbgrader={"grade": false, "grade_id": "bn_train_step", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "bn_train_step", "locked": false, "schema_version": 3, "solution": true} slideshow={"slide_type": "subslide"}
 def bn_train_step(params, running, X, y, lr, eps=1e-5, running_beta=0.9):
     """One SGD step of a sigmoid network with BN in every hidden layer (training mode).
 
@@ -267,12 +277,13 @@ def bn_train_step(params, running, X, y, lr, eps=1e-5, running_beta=0.9):
     ### END SOLUTION
 
 
-# %% tags=["exercise-feedback"]
+# %% slideshow={"slide_type": "subslide"} tags=["exercise-feedback"]
 checks.check_bn_train_step(bn_train_step)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Question 1 (written, graded by hand)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # In your backward pass, the gradient of layer *l*'s z passes through the batch mean and
 # variance. Suppose you treated μ and σ² as constants there. Which of the checked quantities
 # would still be right (the loss? the output layer's dW, db? γ's and β's gradients? the lower
@@ -288,7 +299,8 @@ checks.check_bn_train_step(bn_train_step)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Training with and without BN
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The experiment of Ioffe & Szegedy's Figure 1(a), scaled down: the same network, the same
 # data, the same seed, learning rate α = 0.3 and 1200 steps of plain SGD on mini-batches of
 # 60, once without BN (sigmoid layers with biases, LeCun's initialization (初始化)
@@ -308,11 +320,11 @@ for target in (0.90, 0.95):
     print(f"steps to reach {target:.0%} validation accuracy: without BN {plain_steps}, with BN {bn_steps}"
           f" ({plain_steps / bn_steps:.0f} times fewer with BN)")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Mini-batch loss (left) and validation accuracy (right) over training steps without and with Batch Norm; dotted lines mark the step each network first reaches the accuracy target, much earlier with Batch Norm." slideshow={"slide_type": "subslide"}
 npl.plot_training_curves(comparison)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # At the same learning rate, the BN network passes 90 % after 40 steps, the plain one
 # after 510, 13 times more: early on the plain network is stuck near chance (10 %) while
 # its loss barely moves. This is the notes' first claim, "通过归一化所有的输入特征值x,可以加速学习"
@@ -326,11 +338,11 @@ plt.show()
 # 2015), with and without BN. All five at α = 0.3, five seeds each (each seed draws its own
 # weights and batch order):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 speed = ex.speed_table(ex.NETWORKS, lr=0.3, seeds=range(5))
 print(speed.table())
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The headline gain is mostly the weak baseline's doing. With weights 4 times larger the
 # plain sigmoid network needs 100 steps instead of 570, so BN's lead shrinks from 570
 # against 30 to 100 against 30. The plain ReLU network with He initialization reaches 90 %
@@ -340,7 +352,8 @@ print(speed.table())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. What BN buys once initialization is good: learning rates and initial weights
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The practitioner's networks, ReLU with He initialization, without and with BN: for each
 # learning rate, five seeds, at most 300 steps. A cell gives the median number of steps to
 # 90 % validation accuracy; "-" means that not every seed got there (it diverged, or it was
@@ -352,7 +365,7 @@ print(lr_grid.table())
 for net in (ex.RELU, ex.RELU_BN):
     print(f"{net.label}: every seed reaches 90 % at learning rates {lr_grid.reliable(net)}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Without BN the ReLU network is reliable up to α = 0.3; at α = 1 some seeds diverge (their
 # loss overflows; the figure below shows each seed). With BN it trains up to α = 3, 10 times
 # larger, and at its best it is no slower. At α = 0.03 BN does not help. So BN widens the
@@ -369,11 +382,11 @@ for net in (ex.RELU, ex.RELU_BN):
 init_grid = ex.init_sweep((ex.RELU, ex.RELU_BN), factors=(0.1, 0.3, 1.0, 3.0, 10.0), lr=0.3, seeds=range(5))
 print(init_grid.table())
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Best validation accuracy of every seed against the learning rate (left) and the initial weight scale (right), on log axes, for the networks with and without Batch Norm; the dashed line is the target." slideshow={"slide_type": "subslide"}
 npl.plot_grids(lr_grid, init_grid)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # He's initialization is right for the plain ReLU network, and a factor of 3 too large
 # already fails: the signal grows by 3 in every layer, the first logits are huge and the
 # loss overflows. At ×0.1 the signal shrinks by 10 in every layer and 300 steps are not
@@ -404,7 +417,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Inside the network: what the next layer sees (claims 2 and 3)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes' second and third claims are about the distributions inside the network during
 # training. Claim 2: *"Batch 归一化解决了输入值改变的问题,使得所有的输入值在一定的范围内,使得神经网络的所有隐藏层的输入更稳定"*
 # (BN limits how much the inputs change and keeps every hidden layer's input more stable).
@@ -427,35 +441,36 @@ plt.show()
 # at z before BN. Ioffe & Szegedy's Figure 1(b, c): the 15th, 50th and 85th percentiles of
 # one sigmoid's input in layer 3 during the runs of section 4:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="The 15th, 50th and 85th percentiles of one last-hidden-layer sigmoid's input over training: drifting and widening without Batch Norm (left), steady with it (right)." slideshow={"slide_type": "subslide"}
 npl.plot_percentiles(comparison)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # For every unit of layer 2 (whose outputs a<sup>[2]</sup> are layer 3's inputs): how far its
 # mean moved from step 100 to the end, in units of its spread at step 100, and by what
 # factor its spread changed; medians over the 100 units. (From step 100: the running
 # averages start at 0 and 1 and need a few dozen steps to follow the batches.)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 drift = ex.distribution_drift(comparison, layer=2, start=100)
 print(drift.table())
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Without BN the typical unit moved by 1.67 of its spreads and its spread grew 5.60 times:
 # layer 3 learned from a moving target. With BN, z̃<sup>[2]</sup> moved by 0.05 spreads and its
 # spread changed by a factor 1.03, at test time, where nothing forces it. The raw z<sup>[2]</sup>
 # still moves (0.29 spreads): the layers below keep learning, and BN removes the mean and
 # scale of their change from what layer 3 sees. Claims 2 and 3 hold here, in the lecture's
 # sense. (Whether this is *why* BN helps is another question: "Going deeper" C.)
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # ### Explore: every layer, every step
 #
 # The sigmoid inputs of all three hidden layers, without BN (top) and with BN (bottom), on the
 # validation digits in inference mode, at step 300. In the live widget below, move the slider
 # through training (everything is precomputed).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% alt="Histograms of every hidden layer's sigmoid inputs at step 300, for the network without Batch Norm and the network with it." slideshow={"slide_type": "subslide"}
 npl.plot_activation_histograms(comparison, step=300)
 plt.show()
 
@@ -471,7 +486,8 @@ npl.activation_explorer(comparison)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. A slight regularization effect (claim 4)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes: *"Batch 归一化还有一个作用,它有轻微的正则化效果,避免过拟合"* (BN also has a slight
 # regularization (正则化) effect, which avoids over-fitting (过拟合)). The mechanism: in
 # training mode an example's z̃ depends on the other examples in its batch, through μ and
@@ -488,7 +504,8 @@ for b, s in zip(sizes, noise, strict=True):
 # %% [markdown] slideshow={"slide_type": "fragment"}
 # It falls roughly like 1/√b, as the mean of b random numbers does (at b = 256 faster:
 # batches drawn from 450 examples overlap a lot).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Does it reduce over-fitting? To see over-fitting clearly, take a small training set:
 # only 200 digits (20 per class), the ReLU network without and with BN, trained until it
 # knows them by heart (300 steps of batches of 20, 30 passes), five seeds, scored on the
@@ -498,7 +515,7 @@ for b, s in zip(sizes, noise, strict=True):
 overfit = ex.overfitting(ex.PRACTICE, n_train=200, seeds=range(5))
 print(overfit.table())
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Both networks learn the 200 digits by heart (100 % training accuracy) and lose 9 to 11
 # points on the validation digits: that is over-fitting. With BN the validation accuracy is
 # higher, 91 % against 89 %, and the validation loss lower (0.40 against 0.51). The effect is
@@ -534,7 +551,8 @@ print(overfit.table())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. Why can a hidden layer followed by BN drop its bias, and what takes its place?
 # 2. What shape do γ<sup>[l]</sup> and β<sup>[l]</sup> have for a layer of 100 units, in the notes'
 #    layout and in this course's?
@@ -545,7 +563,8 @@ print(overfit.table())
 # 5. Why were the distributions in section 6 measured in inference mode and not in
 #    training mode?
 # 6. Why does the regularization experiment of section 7 use only 200 training digits?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>Answers</summary>
 #
 # 1. BN subtracts the batch mean, which removes any constant added to z: the bias has zero
@@ -566,7 +585,8 @@ print(overfit.table())
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - In every hidden layer: linear **without bias** → BN(γ<sup>[l]</sup>, β<sup>[l]</sup>) → activation;
 #   γ<sup>[l]</sup>, β<sup>[l]</sup> have one value per unit, (n<sup>[l]</sup>,) with rows as examples
 #   ((n<sup>[l]</sup>, 1) in the lecture's column layout). b<sup>[l]</sup> is redundant: its gradient
@@ -585,9 +605,11 @@ print(overfit.table())
 #   (91 % against 89 %, five seeds, ranges overlapping), and the gain comes from the noise of
 #   the batch statistics, which falls like 1/√b: a slight regularization effect, as the notes
 #   say, and no replacement for real regularization.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Next**, lesson 05: the running statistics that the network uses at test time.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **References.** S. Ioffe and C. Szegedy, *Batch Normalization: Accelerating Deep Network
 # Training by Reducing Internal Covariate Shift*, ICML 2015, [arXiv:1502.03167](https://arxiv.org/abs/1502.03167).
 # X. Glorot and Y. Bengio, *Understanding the difficulty of training deep feedforward neural
@@ -615,7 +637,7 @@ print(overfit.table())
 optimizers = ex.optimizer_comparison()
 print(optimizers.table())
 
-# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# %% alt="Gamma and beta of three units of layer 3 during training, one colour per optimizer: the gammas grow above 1, the betas stay near 0." slideshow={"slide_type": "skip"} tags=["going-deeper"]
 npl.plot_gamma_beta(optimizers)
 plt.show()
 
@@ -678,7 +700,7 @@ print(ex.speed_table((ex.SIGMOID_BN, ex.SIGMOID_BN_AFTER), lr=0.3, seeds=range(5
 why = ex.why_bn_works(lr=0.3, steps=500, every=25)
 print(why.table())
 
-# %% slideshow={"slide_type": "skip"} tags=["going-deeper"]
+# %% alt="Three measurements along training, without and with Batch Norm: gradient coupling between layers, the range of the loss along the gradient direction, and the change of the gradient along it." slideshow={"slide_type": "skip"} tags=["going-deeper"]
 npl.plot_why(why)
 plt.show()
 
@@ -746,7 +768,7 @@ print(ex.overfitting(ex.NOISE, n_train=200, seeds=range(5)).table())
 # statistics, as the notes say. Ghost batches are also a practical tool: with very large
 # batches, normalizing smaller groups keeps this effect (Hoffer et al., 2017).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells give the two coding exercises their points (the three written questions are

@@ -17,7 +17,8 @@
 # # Lesson 05 · Batch Norm at test time (测试时的 Batch Norm)
 #
 # *Lesson 5 of 7 · section 3 of the notes, "测试时的 Batch Norm", which the notes leave unfinished.*
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Time.** About 45 minutes for the core path (sections 1–6, the two exercises and the
 # two written questions included). The "Going deeper" sections after the summary add
 # about 10 minutes; you can skip them without losing the thread.
@@ -44,7 +45,7 @@
 # 6. (going deeper) compute inference statistics after training, with the paper's
 #    Algorithm 2 or a pass over the whole training set, and recalibrate a trained network.
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -66,7 +67,8 @@ np.set_printoptions(precision=4, suppress=True)
 # $$\tilde z^{(i)} = \gamma\,\frac{z^{(i)}-\mu_B}{\sqrt{\sigma_B^2+\varepsilon}}+\beta,
 # \qquad \mu_B=\frac1m\sum_{k\in B} z^{(k)},\qquad
 # \sigma_B^2=\frac1m\sum_{k\in B}\bigl(z^{(k)}-\mu_B\bigr)^2 .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # $\mu_B$ and $\sigma_B^2$ are computed from **all** the examples of the batch, so the
 # output for example $i$ depends on the other examples that happen to share its batch.
 # With a single example ($m=1$) it is worse: $\mu_B=z^{(i)}$ and $\sigma^2_B=0$, so every
@@ -77,7 +79,8 @@ np.set_printoptions(precision=4, suppress=True)
 # inputs normalized with the training set's μ and σ (lesson 01), layers 64–100–100–100–10
 # with sigmoid activations and BN before every hidden activation, and plain SGD
 # (learning rate 0.5, 600 steps on mini-batches of 60).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # In training mode the running averages have no effect on the computation, which only
 # uses batch statistics. So three copies trained with the same seed, with the running
 # averages' $\beta$ set to 0.9, 0.99 and 0.999, end with **identical weights**. Only their
@@ -121,22 +124,24 @@ print(f"training mode, P(class {true_class}) ranges from "
 print(f"inference mode: class {dep.inference.argmax()}, P(class {true_class}) = "
       f"{dep.inference[true_class]:.3f} in any batch")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # In training mode the prediction for this example is wrong in 4 of the 20 batches
 # (class 0 or 3 instead of 2), and its probability for the correct class goes from
 # 0.005 to 0.976. A deployed model has to be a function of its input alone.
 # The fix the notes give: replace $\mu_B$ and $\sigma_B^2$ by fixed estimates $\mu$, $\sigma^2$
 # of each unit's mean and variance, kept from training,
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # $$\hat x=\frac{z-\mu}{\sqrt{\sigma^2+\varepsilon}},\qquad \tilde z=\gamma\, \hat x+\beta$$
 #
 # ($\hat x$ is the notes' $z_{\text{norm}}$, as in lesson 03).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Each example is then treated on its own. `model.predict` does exactly this, so one example
 # gets the same prediction alone as inside any batch ("the same" up to floating-point
 # round-off: a batch and a single row go through different matrix-product kernels):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(1)
 alone = model.predict_proba(X_val[0])
 gaps, classes = [], []
@@ -155,28 +160,33 @@ print("probabilities equal up to round-off (< 1e-12):", max(gaps) < 1e-12)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Exponentially weighted averages (指数加权平均) from first principles
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes' answer: during training the mini-batches $X^{\{1\}}, X^{\{2\}}, X^{\{3\}},\dots$
 # go through layer $l$ and give batch means $\mu^{\{1\}[l]}, \mu^{\{2\}[l]}, \mu^{\{3\}[l]},\dots$
 # (and variances $\sigma^{2\{t\}[l]}$). An **exponentially weighted average** of
 # these values serves as the layer's $\mu$ and $\sigma^2$ at test time: the **running mean
 # (滑动平均)** and the running variance. The notes stop here.
 # The rest of this section derives what that average is.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # ### 2.1 The recursion
 #
 # Let $\theta_t$ be the statistic of batch $t$ (say the batch mean of one unit). Start at
 # $v_0 = 0$ and, after every batch,
 #
 # $$v_t = \beta\, v_{t-1} + (1-\beta)\,\theta_t,\qquad 0\le\beta<1 .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # $\beta$ is the weight of the **old** value (the notation of the deeplearning.ai lectures
 # the notes come from; the notes themselves give no formula). Substituting the recursion
 # into itself:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$v_t = (1-\beta)\,\theta_t + (1-\beta)\beta\,\theta_{t-1} + (1-\beta)\beta^2\,\theta_{t-2}
 # + \dots + (1-\beta)\beta^{t-1}\theta_1 + \beta^t v_0 .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Each value has $\beta$ times the weight of the one after it: the weights decay
 # exponentially with age. This costs one number of memory per unit, whatever the number of batches.
 
@@ -192,13 +202,14 @@ print("weights of theta_1..theta_4:", w, " sum:", round(w.sum(), 4), "= 1 - 0.9^
       round(1 - beta_**4, 4))
 print("weights @ theta =", round(w @ theta, 4))
 
-# %%
+# %% alt="The weight of each past value in the running average against its age, for beta 0.5, 0.9 and 0.98, each decaying exponentially, with the window 1/(1 - beta) marked." slideshow={"slide_type": "subslide"}
 ema.plot_ema_weights((0.5, 0.9, 0.98), t=120)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 2.2 The effective window ≈ 1/(1−β)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # A value $k$ steps old weighs $\beta^k$ times the newest one. Write $\beta = 1-\delta$ with $\delta$ small:
 # $(1-\delta)^{1/\delta}\approx e^{-1}$. So after $k = 1/(1-\beta)$ steps a value counts only
 # about $1/e\approx 0.37$ of the newest, and the last $1/(1-\beta)$ values together hold
@@ -210,12 +221,12 @@ for b in (0.5, 0.9, 0.98, 0.99, 0.999):
     k = ema.effective_window(b)
     print(f"beta = {b:<5}  window 1/(1-beta) = {k:6.0f}   beta^window = {b ** round(k):.3f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Which β is right? While a network trains its weights change, so the distribution of
 # each layer's $z$ drifts. A small β follows the noise of single batches; a large β averages
 # more batches but also keeps statistics of older weights, so it lags behind the drift:
 
-# %%
+# %% alt="Noisy batch means of a unit whose true mean drifts, with their running averages for beta 0.5, 0.9 and 0.99: larger beta is smoother but lags further behind." slideshow={"slide_type": "subslide"}
 ema.plot_smoothing((0.5, 0.9, 0.99))
 plt.show()
 
@@ -226,28 +237,32 @@ plt.show()
 # 2 % of the first value. The weights of $\theta_1,\dots,\theta_t$ sum to
 #
 # $$(1-\beta)\left(1+\beta+\dots+\beta^{t-1}\right) = 1-\beta^t,$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # not 1. The missing $\beta^t$ is still on the start value 0. Dividing by the sum of the
 # weights gives a weighted mean of the $\theta$'s, correct from the first step:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\hat v_t = \frac{v_t}{1-\beta^t}.$$
 
 # %%
 for t in (1, 10, 50, 200):
     print(f"beta = 0.98, t = {t:3d}: sum of weights 1 - beta^t = {1 - 0.98**t:.3f}")
 
-# %%
+# %% alt="A running average started at 0 creeps up towards the true value over the first steps, while the bias-corrected average is right from the first step." slideshow={"slide_type": "subslide"}
 ema.plot_bias_correction(beta=0.98, steps=150, batch_size=16)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Batch Norm's running **mean** starts at 0, but its running **variance** starts at **1**
 # (PyTorch, Keras and this course), so that an untrained layer used in inference mode
 # divides by $\sqrt{1+\varepsilon}$ rather than by $\sqrt{\varepsilon}$. The start value's share is
 # still $\beta^t$, and the general correction is
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # $$\hat v_t = \frac{v_t-\beta^t v_0}{1-\beta^t}\qquad(v_0 = 0 \text{ for the mean},\ 1 \text{ for the variance}).$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # PyTorch and Keras do **not** apply it (TensorFlow 1's `tf.contrib.layers.batch_norm` offered
 # it for the running mean, `zero_debias_moving_mean=True`, off by default). Training usually
 # runs for thousands of steps, and then $\beta^t$ is negligible: $0.9^{600}\approx 3.5\times10^{-28}$ and $0.99^{600}\approx 0.0024$.
@@ -256,22 +271,23 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 2.4 Explore: β, batch size and training length
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # One unit's pre-activation follows $z\sim\mathcal N(3, 2^2)$. Each training step draws a
 # mini-batch of $m$ values. The left panel shows the running mean (from 0) and its bias
 # correction. The right panel shows the running variance (from 1) of the unbiased batch
 # variances (PyTorch), its bias correction, and the biased variances (Keras).
 # The static figure comes first, then the live widget.
 
-# %%
+# %% alt="The running mean (left) and running variance (right) of a unit over 200 steps with beta 0.9 and batches of 8, with and without bias correction, against the population values."
 ema.plot_running_estimates(beta=0.9, batch_size=8, steps=200)
 plt.show()
 
-# %% tags=["widget", "nbval-ignore-output"]
+# %% slideshow={"slide_type": "subslide"} tags=["widget", "nbval-ignore-output"]
 # the live explorer (ipywidgets sliders; each change redraws the figure)
 ema.ema_explorer()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Things to try: **β = 0.999 with 100 steps** (the uncorrected estimates have barely left
 # their start values, while the corrected ones are fine); **batch size 2** (the Keras-style
 # biased variance settles at half the population variance, see section 4); **β = 0.5**
@@ -294,13 +310,14 @@ ema.ema_explorer()
 # | start values | mean 0, var 1 | — | mean 0, var 1 | mean 0, var 1 |
 # | ε default | $10^{-5}$ | unspecified | $10^{-5}$ | $10^{-3}$ |
 # | batch of one in training | `ValueError` | needs $m>1$ | `ValueError` | no error, output $=\beta$ |
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # PyTorch's `momentum` weighs the **new** value. That is the opposite of Keras, and of the
 # momentum (动量) of gradient descent. `momentum=0.1` in PyTorch is the same average as
 # `momentum=0.9` in Keras. Keras's default of 0.99 remembers about 100 batches, PyTorch's
 # about 10.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 print("PyTorch momentum 0.1  -> beta =", round(rs.beta_from_pytorch_momentum(0.1), 4))
 print("Keras momentum 0.99   -> beta =", rs.beta_from_keras_momentum(0.99))
 print("beta 0.9 -> PyTorch momentum =", round(rs.pytorch_momentum_from_beta(0.9), 4),
@@ -336,7 +353,8 @@ print("running var   PyTorch-style:", torch_like[1], " Keras-style:", keras_like
 # * biased: $\sigma_B^2 = 14/3 \approx 4.667$, the batch's own spread. BN normalizes the batch with this one.
 # * unbiased: $\frac{m}{m-1}\sigma_B^2 = 14/2 = 7$, an **unbiased estimate (无偏估计)** of
 #   the variance of the **population (总体)** the batch came from.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Why $m/(m-1)$: the batch's own mean is always closer to its values than the population
 # mean is, so on average $E[\sigma_B^2]=\frac{m-1}{m}\sigma^2$. Measured on 20 000 batches of 3
 # from a population with $\sigma^2=4$:
@@ -349,7 +367,7 @@ s = ema.batch_stream(3, steps=20_000, seed=1)
 print(f"average biased batch variance   {s.var_biased.mean():.3f}  (theory 2/3 * 4 = {2/3*4:.3f})")
 print(f"average unbiased batch variance {s.var_unbiased.mean():.3f}  (theory 4)")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Which one should be stored?** In training each batch is normalized by its own biased
 # variance, so the normalized values $\hat x$ of every batch have mean square 1 (up to ε). At
 # test time, dividing by the population variance $\sigma^2$ keeps that: $\hat x$ has
@@ -363,7 +381,7 @@ for m in (2, 4, 16, 60, 256):
     print(f"m = {m:3d}: biased average = {(m - 1) / m:.4f} sigma^2, "
           f"x_hat {np.sqrt(m / (m - 1)):.4f} times too large")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # With the usual batch sizes (32 and up) the difference is below 2 %. With tiny batches
 # (2–4, common in detection or segmentation, where images are large) it is 15–41 %.
 
@@ -440,13 +458,14 @@ for size in (450, 30):
     acc = rs.training_mode_accuracy(model, X_val, y_val, batch_size=size, sort_by_label=True)
     print(f"training mode, batches of {size:3d} sorted by class: {acc:.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With large random batches nothing seems wrong, which is why the mistake survives in
 # practice. In PyTorch a training-mode forward pass also **updates** the running statistics
 # with the test data; our `training_mode_accuracy` does not.
 #
 # ### Question 1 (written, graded by hand)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Describe what the accuracies above show for small batches and for batches sorted by
 # class, and explain why batches of 30 examples of one class do so much worse in training
 # mode than in inference mode. Two or three sentences.
@@ -463,18 +482,19 @@ for size in (450, 30):
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 6.2 β too close to 1 for a short training run
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The three copies of section 1 have identical weights. Their running averages used
 # β = 0.9, 0.99 and 0.999, whose windows are 10, 100 and 1000 steps. The training run is
 # 600 steps long. The dotted vertical lines mark the windows that fit in the run. The
 # dashed line uses the population statistics, recomputed from the training set with the
 # weights of that moment (see "Going deeper"):
 
-# %%
+# %% alt="Validation accuracy in inference mode over training for running averages with beta 0.9, 0.99 and 0.999, and with recomputed statistics (dashed): beta 0.999 stays far below the others after 600 steps."
 rs.plot_accuracy_by_beta(histories, recalibrated_acc=histories[0.9].monitor)
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 for b, m_ in models.items():
     fixed = m_.copy()  # bias-corrected running statistics: (v - beta^t v0) / (1 - beta^t)
     fixed.running_mean = [ema.bias_correct(v, b, 600, v0=0.0) for v in m_.running_mean]
@@ -484,14 +504,16 @@ for b, m_ in models.items():
           f"bias-corrected {fixed.accuracy(X_val, y_val):.4f}, "
           f"recalibrated {recalibrated_accuracy(m_):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The remedies: a β whose window $1/(1-\beta)$ is much shorter than the run, the bias
 # correction (PyTorch and Keras do not apply it), or recalibrating after training ("Going
 # deeper"). The same trap awaits Keras's default (`momentum=0.99`, window 100) on a short
 # fine-tuning run of a few dozen steps.
-#
+
+# %% [markdown] slideshow={"slide_type": "fragment"}
 # ### Question 2 (written, graded by hand)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The three copies have identical weights. Use the printed numbers to explain why the
 # β = 0.999 copy scores so much lower in inference mode than with recalibrated statistics,
 # and why the bias correction repairs most of the gap. Two to four sentences.
@@ -507,7 +529,8 @@ for b, m_ in models.items():
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. A single test example goes through a BN layer in training mode. What comes out, and why?
 # 2. β = 0.95: what is the effective window? What weight does a value 20 steps old have,
 #    relative to the newest?
@@ -520,7 +543,8 @@ for b, m_ in models.items():
 #    model on test images grouped by class. What went wrong?
 # 7. You fine-tune for 50 steps with Keras's defaults and the fine-tuned model is much worse
 #    in inference mode than in training mode. Why, and what are two fixes?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>Answers</summary>
 #
 # 1. $\mu_B = z$, $\sigma_B^2 = 0$, so $\hat x=0$ and the output is $\beta$ for every
@@ -547,7 +571,8 @@ for b, m_ in models.items():
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. Summary of the lesson, and of the series
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **This lesson (section 3 of the notes, completed).** In training mode a BN layer
 # normalizes with the statistics of the batch, so a prediction depends on the other
 # examples, and a single example always gives $\beta$. At test time the layer uses fixed
@@ -581,7 +606,8 @@ for b, m_ in models.items():
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### References
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by
 #   Reducing Internal Covariate Shift.* ICML 2015: Algorithm 2 (inference network,
 #   population statistics with $\frac{m}{m-1}E_B[\sigma_B^2]$).
@@ -688,7 +714,7 @@ h = sigmoid(p["beta3"])  # the last hidden layer's activations, any input
 constant_class = int(np.argmax(h @ p["W4"] + p["b4"]))
 print(f"every example gets class {constant_class}: accuracy {np.mean(y_val == constant_class):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells give the two coding exercises their points (the two written questions are

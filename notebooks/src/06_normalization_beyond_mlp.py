@@ -19,18 +19,21 @@
 # *Lesson 6 · beyond the notes. Core path: about 45 minutes (reading, running, five
 # exercises, two short written answers). The "Going deeper" sections after the summary
 # take about 20 minutes more; you can skip them.*
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The notes stop at fully connected layers. Most networks you will meet are
 # **convolutional** (卷积神经网络) or **transformers**, and they normalize differently:
 # Batch Norm (the notes' Batch归一化; 批量规范化 in the Chinese edition of d2l) is
 # applied per channel in conv nets, and transformers use **Layer Norm** (层归一化,
 # d2l: 层规范化). **Group Norm** (组归一化) sits between the two. All of them compute the
 # two lines of lesson 03,
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\hat x = \frac{x-\mu}{\sqrt{\sigma^2+\varepsilon}}, \qquad y = \gamma\,\hat x + \beta,$$
 #
 # and differ only in **which values share one μ and one σ²**.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **After this lesson you can**
 #
 # 1. say which values share their statistics in Batch Norm for conv layers, Layer Norm,
@@ -43,7 +46,7 @@
 #    statistics, Group Norm and Layer Norm do not care, and why (the gap between
 #    training and inference).
 
-# %%
+# %% tags=["imports"]
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -55,19 +58,21 @@ np.set_printoptions(precision=4, suppress=True)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Convolutional layers: a feature map is one feature
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # A **convolutional layer** (卷积层) slides small filters (here 3×3) over the image and
 # computes, at every position, the weighted sum of the pixels under the filter. One
 # filter gives one **feature map** (特征图): the same feature, say "a stroke going up",
 # measured at every position. A layer with C filters has C **channels** (通道). For a
 # mini-batch (小批量) of N images the layer's output is an array of shape
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$(N,\ C,\ H,\ W) \qquad \text{(examples, channels, height, width: PyTorch's layout)}.$$
 #
 # Below, the first layer of this lesson's network (8 filters, random weights for now)
 # applied to 32 digits of the validation set.
 
-# %%
+# %% alt="Three digits (left column) and the 8 feature maps the first conv layer computes from each, one map per channel." slideshow={"slide_type": "subslide"}
 data = nx.digit_images()
 net = nx.make_convnet(None, seeds=0)  # the lesson's conv net (section 5), no normalization
 maps = net.feature_maps(data.X_val[:32], layer=1)  # what the first normalization layer sees
@@ -92,7 +97,7 @@ print(f"one statistic per channel: {c} means, each over N·H·W = {n}·{h * w} =
 print("channel means:    ", mu)
 print("channel variances:", var)
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Per-position statistics (one μ per channel **and** position, over the N examples only)
 # would normalize the same pattern differently depending on where it appears in the
 # image. That breaks what convolution is for, and it would give 8·64 = 512 statistics
@@ -104,7 +109,8 @@ print("channel variances:", var)
 # Lesson 03's `batchnorm_forward` normalizes the columns of an (m, n) array over its m
 # rows. Spatial Batch Norm is the same computation if each row is one (example,
 # position) and each column one channel: an array of shape (N·H·W, C).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The array is stored as (N, C, H, W): in memory, the W values of one row of one channel
 # come one after the other. A plain `x.reshape(-1, C)` cuts that memory into pieces of C
 # numbers, which are neighbouring **positions**, not channels. The channels must first be
@@ -128,7 +134,8 @@ batchnorm_backward = bn.batchnorm_backward
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise 1 · `spatial_batchnorm_forward` (graded)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - `x`: shape (N, C, H, W); `gamma`, `beta`: shape (C,); `eps` > 0.
 # - Return `(out, cache)`: `out` of shape (N, C, H, W), Batch Norm in training mode with
 #   one μ and σ² per channel over N, H and W; `cache`: whatever your backward needs
@@ -177,7 +184,7 @@ def spatial_batchnorm_backward(dout, cache):
 # %% tags=["exercise-feedback"]
 checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batchnorm_backward)
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # `course_lib.norms.spatial_batchnorm_forward` computes the same without the reshape (the
 # means run over the axes (0, 2, 3) directly); the tests check it against PyTorch's
 # `batch_norm` on 4-D input. Since γ and β are used at every position of their channel,
@@ -185,10 +192,12 @@ checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batch
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Layer Norm: statistics per example
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Layer Norm (Ba, Kiros & Hinton, 2016) turns Batch Norm's axis around. For an input
 # $x$ of shape (m, d), each **row** (example) $i$ is normalized over its own d features:
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # $$\mu_i = \frac{1}{d}\sum_{j=1}^{d} x_{ij},\qquad
 # \sigma_i^2 = \frac{1}{d}\sum_{j=1}^{d} (x_{ij}-\mu_i)^2,\qquad
 # y_{ij} = \gamma_j\,\frac{x_{ij}-\mu_i}{\sqrt{\sigma_i^2+\varepsilon}} + \beta_j .$$
@@ -201,7 +210,7 @@ checks.check_spatial_batchnorm_backward(spatial_batchnorm_forward, spatial_batch
 # - a batch of one example is fine;
 # - an example's output does not depend on the rest of its batch.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 rng = np.random.default_rng(0)
 x = rng.normal(2.0, 3.0, size=(5, 6))
 g, b = rng.uniform(0.5, 2.0, 6), rng.normal(size=6)
@@ -215,7 +224,7 @@ print("Layer Norm, example 0 after the others changed, unchanged:",
 print("Batch Norm (training mode), example 0 after the others changed, unchanged:",
       np.allclose(bn.batchnorm_forward(others, g, b)[0][0], bn.batchnorm_forward(x, g, b)[0][0]))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Why transformers and recurrent networks use it.** Ba et al. introduced Layer Norm for
 # recurrent networks (循环神经网络): the statistics of a time step are computed from that
 # example alone, so sequences of different lengths pose no problem, and the same
@@ -249,7 +258,8 @@ checks.check_layernorm_forward(layernorm_forward)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise 4 · `layernorm_backward` (graded)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Lesson 03's derivation carries over, with one row in the role of the batch: μ_i and
 # σ_i² are shared by the d values of row i, so the mean path and the variance path sum
 # over the **features of a row**. Derive it before you write it; two questions to settle
@@ -279,13 +289,13 @@ def layernorm_backward(dout, cache):
 # %% tags=["exercise-feedback"]
 checks.check_layernorm_backward(layernorm_forward, layernorm_backward)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Written question 1** (graded by your instructor). Batch Norm keeps running
 # statistics for inference; Layer Norm keeps none. Explain in two or three sentences why
 # Layer Norm does not need them, and what this means for a batch of one example at
 # inference. Write your answer in the next cell.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "layernorm_no_running_statistics", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "layernorm_no_running_statistics", "locked": false, "points": 1, "schema_version": 3, "solution": true} slideshow={"slide_type": "notes"}
 # *Model answer.* Layer Norm's μ and σ² come from the example itself (its own d
 # features), never from other examples, so the statistics it needs are always at hand:
 # the same computation serves training and inference. There is nothing to estimate
@@ -294,7 +304,8 @@ checks.check_layernorm_backward(layernorm_forward, layernorm_backward)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Group Norm, with Layer Norm and Instance Norm as its two extremes
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Group Norm (Wu & He, 2018) keeps Layer Norm's idea (statistics per example) for conv
 # layers, but does not lump all channels together. The C channels are split into G
 # groups of C/G **consecutive** channels (channel c is in group c // (C/G), as in
@@ -306,11 +317,12 @@ checks.check_layernorm_backward(layernorm_forward, layernorm_backward)
 # - G = C: one channel per group, statistics over the H·W values of one channel of one
 #   example: **Instance Norm** (Ulyanov, Vedaldi & Lempitsky, 2016), which removes each
 #   image's own contrast; it was introduced for style transfer.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # The blue entries below share one mean and variance with example 0, channel 1 (after
 # Wu & He's Figure 2).
 
-# %%
+# %% alt="Four blocks of examples by channels by positions with, in blue, the values that share one mean and variance with example 0, channel 1: Batch Norm, Layer Norm, Instance Norm and Group Norm."
 norm_plots.plot_statistic_groups(n=4, c=6, hw=6, groups=3, channel=1)
 plt.show()
 
@@ -320,7 +332,8 @@ plt.show()
 # and the numbers on the right are those statistics, computed on the first N validation
 # digits' feature maps of section 1 (C = 8 channels of 8·8 positions; the drawing shows
 # 8 of the 64 positions).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Things to try:
 #
 # - Batch Norm, N = 1 … 8: the number of values per statistic grows with N, and the
@@ -336,7 +349,8 @@ norm_plots.normalization_explorer()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercise 5 · `groupnorm_forward` (graded)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - `x`: shape (N, C, H, W); `gamma`, `beta`: shape (C,); `groups` divides C; `eps` > 0.
 # - Return `(out, cache)`: `out` of shape (N, C, H, W), statistics per example and group
 #   of consecutive channels, over those channels and all positions; γ and β per channel.
@@ -378,7 +392,8 @@ print("G = C equals Instance Norm:", np.allclose(gn_c, inorm, rtol=0, atol=1e-12
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Measured: what the batch size does to each normalization
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Wu & He's Figure 1 is the reason Group Norm exists: ResNet-50 on ImageNet, with Batch
 # Norm, goes from 23.6 % validation error at 32 images per GPU to 34.7 % at 2, while
 # Group Norm stays between 24.0 and 24.2 %. Batch Norm computes its statistics on each GPU's own
@@ -411,13 +426,14 @@ two, rest = acc[0], acc[1:]
 print(f"Batch Norm, B = 2: every seed below 0.85: {bool((two < 0.85).all())}; "
       f"B = 4 to 64: every seed above 0.94: {bool((rest > 0.94).all())}")
 
-# %%
+# %% alt="Validation accuracy against the number of examples per Batch Norm statistic, every seed a dot, for Batch Norm in inference and training mode and the per-example normalizations (left); Wu and He's ImageNet error of Batch Norm and Group Norm against the batch size per GPU (right)." slideshow={"slide_type": "subslide"}
 norm_plots.plot_batch_size(sweep)
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the numbers show.**
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - With B = 2, Batch Norm fails: every seed ends below 0.85 (the figure shows each).
 #   From B = 4 on, it reaches 0.959 to 0.964. The collapse is
 #   sharper and later than on ImageNet (there, 4 images per GPU already cost 3.7 points):
@@ -440,7 +456,7 @@ plt.show()
 # trains on values that are almost exactly +1 or −1. At inference, the running statistics
 # give values spread over a range. The next layer never saw such inputs.
 
-# %%
+# %% alt="Histograms of the dense layer's x-hat: in training mode with pairs of examples nearly every value sits at -1 or +1; with the running statistics of inference the values spread over a range." slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 x_train_mode, x_inference = nx.dense_layer_x_hat(sweep.bn_models[2], data.X_val, batch_size=2)
 
 
@@ -460,13 +476,13 @@ ax.set_xlabel("x̂ of the dense layer (validation digits, first seed)")
 ax.legend(fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **Written question 2** (graded by your instructor). A segmentation model trains with 2
 # images per GPU on 8 GPUs, and Batch Norm computes its statistics on each GPU. Would
 # you keep Batch Norm or switch to Group Norm? Give two reasons from this lesson's
 # measurements. Write your answer in the next cell.
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "small_batches_bn_or_gn", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "small_batches_bn_or_gn", "locked": false, "points": 1, "schema_version": 3, "solution": true} slideshow={"slide_type": "notes"}
 # *Model answer.* Switch to Group Norm. With 2 examples per statistic, Batch Norm
 # trained on nearly binary normalized values (±1) and met different values at inference:
 # on the digits its accuracy fell below 0.85 for every seed, against 0.96 with 4 or more
@@ -477,7 +493,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. A conv layer's output has shape (32, 16, 8, 8). How many means does spatial Batch
 #    Norm compute, and over how many values each? And Group Norm with 4 groups?
 # 2. Why does `x.reshape(-1, C)` not give one channel per column for x of shape
@@ -488,7 +505,8 @@ plt.show()
 # 5. In Layer Norm's backward pass, why can γ not be taken out of the sums over the row?
 # 6. At B = 2, why is Batch Norm's accuracy in inference mode no help, although the
 #    running statistics are accurate?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>Answers</summary>
 #
 # 1. 16 means (one per channel), each over 32·8·8 = 2048 values. Group Norm: 32·4 = 128
@@ -506,7 +524,8 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Summary
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # - All these normalizations compute (x − μ)/√(σ² + ε), then γ·x̂ + β; they differ in the
 #   values that share μ and σ².
 # - Batch Norm in a conv layer: one μ, σ² (and one γ, β) per channel, over N·H·W values
@@ -520,9 +539,11 @@ plt.show()
 #   below 0.85, against 0.959 to 0.964 from B = 4 on); Group Norm (0.948) and Layer Norm
 #   (0.953) do not depend on B. At B = 2 the dense layer trains on values of ±1 and meets
 #   spread-out values at inference.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # **Next**, lesson 07 builds the same networks in PyTorch.
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **References.** S. Ioffe and C. Szegedy, *Batch Normalization*, ICML 2015,
 # [arXiv:1502.03167](https://arxiv.org/abs/1502.03167), §3.2. J. L. Ba, J. R. Kiros and
 # G. E. Hinton, *Layer Normalization*, 2016, [arXiv:1607.06450](https://arxiv.org/abs/1607.06450).
@@ -634,7 +655,7 @@ print("one matrix product = sum over the 3×3 offsets:", np.allclose(out5[0], by
 # `make bench` times one training step of this lesson's network against the same network
 # in PyTorch on one thread (see the README's performance table).
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # One graded cell per exercise (nbgrader). In your copy each runs the same checker as the

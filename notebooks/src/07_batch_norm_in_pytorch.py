@@ -18,7 +18,8 @@
 #
 # *Lesson 7 of 7 · beyond the notes. Time: about 45 minutes for the core path (sections
 # 1–5); the "Going deeper" sections after the summary take about 20 more.*
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Lessons 01–06 built every formula of Batch Norm (批量规范化 in the Chinese edition of
 # d2l, Batch归一化 in the notes) with numpy. Most learners will use it in a framework. This
 # lesson takes lesson 04's network to PyTorch: first we check that PyTorch computes the
@@ -40,7 +41,7 @@
 # PyTorch is optional for the rest of the course. If `import torch` fails below, run
 # `make torch` in a terminal (it installs the CPU build, a 190 MB download), then restart the kernel.
 
-# %%
+# %% tags=["imports"]
 import copy
 
 import matplotlib.pyplot as plt
@@ -71,13 +72,14 @@ np.set_printoptions(precision=4, suppress=True)
 # with the batch's mean $\mu_B$ and biased variance $\sigma_B^2$, then scales and shifts:
 #
 # $$\hat z = \frac{z-\mu_B}{\sqrt{\sigma_B^2+\varepsilon}},\qquad \tilde z = \gamma\,\hat z+\beta .$$
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # It also updates the running averages (滑动平均) that inference mode (推理模式) will use.
 # Below, one mini-batch of 8 examples with 4 units goes through PyTorch's layer and through
 # `course_lib`. PyTorch's gradients come from automatic differentiation (自动微分, autograd),
 # ours from lesson 03's backward pass (反向传播).
 
-# %%
+# %% slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 rng = np.random.default_rng(0)
 z = rng.normal(2.0, 3.0, size=(8, 4))  # a mini-batch: 8 examples, 4 units
 gamma, beta = rng.uniform(0.5, 2.0, 4), rng.normal(0.0, 1.0, 4)
@@ -106,7 +108,7 @@ for name, (theirs, ours) in pairs.items():
     gap = np.abs(theirs.numpy() - ours).max()
     print(f"{name:13s} PyTorch vs course_lib: largest difference {pbn.below(gap, 1e-12)}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In inference mode, `layer.eval()`, the layer uses its running statistics instead:
 
 # %%
@@ -135,7 +137,8 @@ print("momentum:", layer.momentum, " eps:", layer.eps, " batches seen:", int(lay
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The whole network: the same training in both libraries
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # `course_lib.torch_bridge.mlp_to_torch` turns lesson 04's `MLP` into an `nn.Sequential`
 # with copies of all its numbers (float64), and `torch_to_mlp` turns it back. The network:
 # digits (8×8 pixels, 10 classes, inputs normalized as in lesson 01), three hidden layers of
@@ -151,7 +154,7 @@ print(mlp_to_torch(model0))
 # One forward pass in each mode, on a copy of the network (a training-mode pass updates the
 # running statistics, so we keep the original clean):
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 probe, twin = mlp_to_torch(model0), model0.copy()
 with torch.no_grad():
     train_out = probe.train()(X[:60]).numpy()  # training mode: this batch's statistics
@@ -182,7 +185,7 @@ for idx in batches(len(X), 60, 200, seed=0):  # the mini-batches `train` used
     opt.step()  # p = p - lr * p.grad
     torch_losses.append(loss.item())
 
-# %%
+# %% alt="The mini-batch losses of the same training in course_lib and in PyTorch, on top of each other (left), and their absolute difference per step on a log scale, far below 1e-10 (right)." slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 back = torch_to_mlp(net)
 param_gap = np.abs(back.flat_params() - course_model.flat_params()).max()
 stats_gap = max(np.abs(a - b).max() for a, b in zip(back.running_var, course_model.running_var, strict=True))
@@ -194,7 +197,7 @@ print(f"validation accuracy (inference mode): course_lib {course_model.accuracy(
 pbn.plot_training_curves(history.loss, torch_losses)
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The two curves lie on top of each other: the libraries differ only by floating-point
 # round-off, far below $10^{-10}$ after 200 steps. Everything the earlier lessons measured with
 # `course_lib` holds in PyTorch. The trained `net` (validation accuracy 0.9667) is the
@@ -204,7 +207,8 @@ plt.show()
 # ## 3. The mistakes, reproduced, measured and fixed
 #
 # ### 3.1 Predicting in training mode (forgetting `model.eval()`)
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # `model.train()` and `model.eval()` set a flag on every module. A BN layer in training mode
 # normalizes each batch by its own statistics, so a prediction depends on the other examples
 # in the batch. Here is the trained network evaluated both ways on the 450 validation images:
@@ -218,13 +222,13 @@ for size in (450, 30):
     acc = pbn.training_mode_accuracy(net, X_val, y_val, batch_size=size, sort_by_label=True)
     print(f"training mode, batches of {size:3d} by class: {acc:.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With large random batches the mistake is invisible: a batch of 450 digits has nearly the
 # statistics of the training set. With small batches, or a test file sorted by class, accuracy
 # collapses (0.2689 for batches of 30 sorted by class). The figure shows the same effect as
 # the share of one class in each batch grows:
 
-# %%
+# %% alt="Training-mode validation accuracy against the share of one class in each batch, one line per batch size, falling as batches get more uniform, and the inference-mode accuracy as a dashed line." slideshow={"slide_type": "subslide"}
 pbn.plot_batch_composition(net, X_val, y_val)
 plt.show()
 
@@ -255,7 +259,7 @@ print(f"running statistics moved by up to {pbn.max_buffer_change(net, leaky):.2f
 print(f"validation accuracy in inference mode afterwards: {pbn.accuracy(leaky, X_val, y_val):.4f} "
       f"(before: {pbn.accuracy(net, X_val, y_val):.4f})")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Three batches of zeros moved the statistics the model will use from now on by up to 0.50,
 # and accuracy fell from 0.9667 to 0.9578 for every later prediction. **Fix:** `model.eval()` before evaluating, `model.train()` before
 # training again; `torch.no_grad()` on top saves memory and time. **Keras** has no mode
@@ -277,7 +281,7 @@ except ValueError as e:
 with torch.no_grad():
     print("the same example in inference mode: class", int(single.eval()(X_val[:1]).argmax()))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # In practice the batch of one is the last mini-batch of an epoch: 1345 examples in batches
 # of 64 leave 1345 − 21·64 = 1 example over, and training crashes at the end of the first
 # epoch. **Fix:** `drop_last=True` in the `DataLoader` skips the incomplete batch (a different
@@ -291,7 +295,8 @@ print("last batch sizes, drop_last=True: ", [len(xb) for xb, _ in DataLoader(las
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.3 A "frozen" layer that still learns its statistics
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Fine-tuning (微调): keep a trained body, train only the last layer (the head) on new data.
 # The usual way to freeze (冻结) the body in PyTorch is `requires_grad=False` on its
 # parameters. That stops the optimizer, but BN's running statistics are not parameters: in
@@ -312,7 +317,7 @@ for freeze in ("requires_grad", "eval"):
           f"{pbn.max_buffer_change(net, tuned):.2f}; original task: accuracy "
           f"{pbn.accuracy(old_job, X_val, y_val):.4f}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With `requires_grad=False` alone the "frozen" body changed: its statistics moved by up to
 # 2.36 and the original task dropped from 0.9667 to 0.9222. The head was also trained on
 # features normalized with batch statistics, which is not what it will see at test time. **Fix:**
@@ -323,7 +328,8 @@ for freeze in ("requires_grad", "eval"):
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.4 `momentum` read the wrong way, and `momentum=None`
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # PyTorch's `momentum` (动量) is the weight of the **new** batch: `momentum=0.1` is the notes'
 # β = 0.9. Someone used to Keras (where `momentum=0.99` is the weight of the **old** value)
 # writes `momentum=0.99` and gets β = 0.01: the running statistics are those of the last
@@ -347,7 +353,7 @@ for momentum, t in twins.items():
     print(f"momentum={momentum!s:4s}: accuracy {pbn.accuracy(t, X_val, y_val):.4f}, running variances "
           f"off by up to {pbn.relative_variance_gap(t, final_stats):.0%}")
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Even the right `momentum=0.1` is off by up to 16 %: its window is about 10 batches
 # (lesson 05). With `momentum=0.99` the variances come from about one batch of 60 and are
 # off by up to 83 %. Accuracy drops only a little here (0.9644 against 0.9667), because 60
@@ -382,7 +388,8 @@ except ValueError as e:
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### 3.6 Statistics that no longer fit the weights: re-estimate them
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # The running statistics describe the weights they were collected with. When the weights
 # change after training (weight averaging, pruning (剪枝), editing), the statistics go stale.
 # `torch.optim.swa_utils.update_bn(loader, model)` recomputes them: it resets the running
@@ -401,7 +408,7 @@ gap = max(np.abs(layer.running_var.numpy() - v).max()
           for layer, v in zip(pbn.batchnorm_layers(pruned), alg2.running_var, strict=True))
 print("update_bn vs lesson 05's Algorithm 2 (recalibrated), running variances:", pbn.below(gap, 1e-12))
 
-# %% [markdown] slideshow={"slide_type": "fragment"}
+# %% [markdown] slideshow={"slide_type": "notes"}
 # With the old statistics the pruned network falls from 0.9667 to 0.8822; re-estimating them
 # brings it back to 0.9578, without any training. `update_bn` is the same computation as lesson
 # 05's Algorithm 2. Do it after SWA, pruning or quantization, and whenever the running
@@ -431,7 +438,8 @@ print("update_bn vs lesson 05's Algorithm 2 (recalibrated), running variances:",
 # ## 4. Your turn (graded)
 #
 # ### Exercise 1: fix a colleague's script
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # Your colleague's script trains a small network on the digits, fine-tunes its head on 50
 # newly labelled images, and predicts a test file (the validation set, **sorted by
 # label**, as it came from a database). It was written to this **specification**:
@@ -447,10 +455,11 @@ print("update_bn vs lesson 05's Algorithm 2 (recalibrated), running variances:",
 #    what it will compute at test time.
 # 4. Return the class probabilities of `X_test`, one row per test example, computed 64 rows
 #    at a time; each row must not depend on the other rows.
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # The script has **several** problems, all from section 3. Run it:
 
-# %%
+# %% slideshow={"slide_type": "subslide"} tags=["slide-output-only"]
 def colleague_script(X_train, y_train, X_new, y_new, X_test, seed=0):
     torch.manual_seed(seed)
     n, classes = X_train.shape[1], int(y_train.max()) + 1
@@ -500,7 +509,7 @@ except ValueError as e:
 # small data sets and compares the probabilities it returns with those of a script that
 # follows the specification; when they match a known mistake, the hint names it.
 
-# %% nbgrader={"grade": false, "grade_id": "train_and_predict", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "train_and_predict", "locked": false, "schema_version": 3, "solution": true} slideshow={"slide_type": "skip"}
 def train_and_predict(X_train, y_train, X_new, y_new, X_test, seed=0):
     """The colleague's script, fixed: returns (len(X_test), classes) probabilities."""
     ### BEGIN SOLUTION
@@ -542,7 +551,7 @@ def train_and_predict(X_train, y_train, X_new, y_new, X_test, seed=0):
     ### END SOLUTION
 
 
-# %% tags=["exercise-feedback"]
+# %% slideshow={"slide_type": "subslide"} tags=["exercise-feedback"]
 checks.check_train_and_predict(train_and_predict)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -556,7 +565,8 @@ checks.check_train_and_predict(train_and_predict)
 # | `"paper"` (the notes' β, the paper's variance; this course) | β | β | average of unbiased $\frac{m}{m-1}\sigma_B^2$ |
 # | `"pytorch"` | `momentum` | 1 − `momentum` | average of unbiased $\frac{m}{m-1}\sigma_B^2$ |
 # | `"keras"` | `momentum` | `momentum` | average of biased $\sigma_B^2$ |
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # All three start at mean 0 and variance 1 and apply
 # $v_t = \beta v_{t-1} + (1-\beta)\,\theta_t$ after every mini-batch of size $m$. Unrolled
 # (lesson 05), after $t$ updates the running variance is
@@ -574,7 +584,7 @@ checks.check_train_and_predict(train_and_predict)
 #
 # Think about each part of $v_t$ before you write code. Do not modify the inputs.
 
-# %% nbgrader={"grade": false, "grade_id": "convert_bn_state", "locked": false, "schema_version": 3, "solution": true}
+# %% nbgrader={"grade": false, "grade_id": "convert_bn_state", "locked": false, "schema_version": 3, "solution": true} slideshow={"slide_type": "subslide"}
 def convert_bn_state(running_mean, running_var, momentum, batch_size, steps, source, target):
     """Batch Norm's state from one convention to another: (running_mean, running_var, momentum)."""
     ### BEGIN SOLUTION
@@ -599,12 +609,13 @@ checks.check_convert_bn_state(convert_bn_state)
 #
 # Answer each in two or three sentences in the cell below it (an instructor grades these by
 # hand; the worked version has a model answer).
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **(a)** A colleague evaluates a model inside `with torch.no_grad():` and says it is "in
 # inference mode". What does `torch.no_grad()` change, what does `model.eval()` change, and
 # which of the two matters to a Batch Norm layer?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "written_no_grad", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_no_grad", "locked": false, "points": 1, "schema_version": 3, "solution": true} slideshow={"slide_type": "notes"}
 # *Model answer.* `torch.no_grad()` only stops autograd from recording operations, so no
 # gradients can be computed (less memory, faster). `model.eval()` sets every module to
 # inference mode: BN then normalizes with its running statistics and stops updating them.
@@ -616,7 +627,7 @@ checks.check_convert_bn_state(convert_bn_state)
 # predictions only. Which settings and buffers of each `nn.BatchNorm1d` must you set for the
 # predictions to agree? Would copying `momentum=0.99` as it is change the predictions?
 
-# %% [markdown] nbgrader={"grade": true, "grade_id": "written_port", "locked": false, "points": 1, "schema_version": 3, "solution": true}
+# %% [markdown] nbgrader={"grade": true, "grade_id": "written_port", "locked": false, "points": 1, "schema_version": 3, "solution": true} slideshow={"slide_type": "notes"}
 # *Model answer.* Copy γ into `weight`, β into `bias`, the moving mean and moving variance
 # into `running_mean` and `running_var` as they are (inference uses exactly these numbers,
 # whatever convention produced them), and set `eps=1e-3`, since ε sits inside the square
@@ -626,7 +637,8 @@ checks.check_convert_bn_state(convert_bn_state)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Self-check
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # 1. Which two numbers of `nn.BatchNorm1d` are learned by the optimizer, and which two are not?
 # 2. Test accuracy is 0.97 with batches of 256 and 0.30 when a colleague feeds a test file
 #    sorted by class, 32 images at a time. What went wrong, and what one line fixes it?
@@ -637,7 +649,8 @@ checks.check_convert_bn_state(convert_bn_state)
 # 5. A Keras model uses `BatchNormalization(momentum=0.9)`. Which PyTorch `momentum`
 #    averages the same way?
 # 6. After averaging the weights of several checkpoints, accuracy drops. What do you run?
-#
+
+# %% [markdown] slideshow={"slide_type": "-"}
 # <details><summary>Answers</summary>
 #
 # 1. γ (`weight`) and β (`bias`) are learned; `running_mean` and `running_var` are buffers,
@@ -656,7 +669,8 @@ checks.check_convert_bn_state(convert_bn_state)
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. Summary of the lesson, and of the series
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # **This lesson.** `nn.BatchNorm1d` computes lesson 03's forward and backward pass and lesson
 # 05's running averages: the differences are below $10^{-12}$ for one layer, and the lesson-04
 # network trained for 200 steps gives the same losses, weights and statistics in both libraries
@@ -690,7 +704,8 @@ checks.check_convert_bn_state(convert_bn_state)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### References
-#
+
+# %% [markdown] slideshow={"slide_type": "notes"}
 # * S. Ioffe, C. Szegedy. *Batch Normalization: Accelerating Deep Network Training by
 #   Reducing Internal Covariate Shift.* ICML 2015 (Algorithm 2: population statistics).
 # * PyTorch documentation: `torch.nn.BatchNorm1d` (the `momentum` update rule, `momentum=None`,
@@ -816,7 +831,7 @@ for per_device in (None, 4, 2):
 # the running statistics are fixed. In PyTorch: `nn.SyncBatchNorm.convert_sync_batchnorm(model)`;
 # in Keras: `BatchNormalization(synchronized=True)` under a `tf.distribute` strategy.
 
-# %% [markdown] slideshow={"slide_type": "slide"}
+# %% [markdown] slideshow={"slide_type": "slide"} tags=["graded-checks"]
 # ## Graded checks
 #
 # These cells grade the two coded exercises (nbgrader). In your copy each runs the same
