@@ -55,15 +55,6 @@ ALLOWED_ATTACKS = {
 
 
 # ------------------------------------------------------------------ submissions
-def solution_fates(nb, fate: str) -> dict[str, str]:
-    """grade id of each graded cell -> the fate of its exercise."""
-    out = {}
-    for k, cell in enumerate(demo.solution_cells(nb)):
-        name = demo.function_name(cell)
-        out[f"{cell.metadata.nbgrader.grade_id}_tests"] = FATES[fate](k, name)
-    return out
-
-
 def instructor_notebook(assignment: str) -> nbformat.NotebookNode:
     return nbformat.read(release.NOTEBOOKS / f"{assignment}.ipynb", as_version=4)
 
@@ -510,16 +501,24 @@ def textwrap_indent(text: str) -> str:
 def expected_cells(
     room: Classroom, student: str, assignment: str
 ) -> dict[str, tuple[float, float]]:
-    """grade id -> (expected score, max): full marks exactly where the exercise was
-    answered with the reference solution (points from the instructor notebook)."""
+    """grade id -> (expected score, max): full marks exactly where every exercise the
+    graded cell calls was answered with the reference solution: its own, and for a
+    backward pass the learner's forward, whose cache it receives (points from the
+    instructor notebook; the written answers, graded by hand, score 0 here)."""
     nb = instructor_notebook(assignment)
-    points = {
-        c.metadata.nbgrader.grade_id: float(c.metadata.nbgrader.points)
-        for c in nb.cells
-        if release.is_graded(c)
+    fate = {
+        demo.function_name(cell): FATES[STUDENTS[student]](k, demo.function_name(cell))
+        for k, cell in enumerate(demo.solution_cells(nb))
     }
-    fates = solution_fates(nb, STUDENTS[student])
-    return {g: (p if fates.get(g) == "reference" else 0.0, p) for g, p in points.items()}
+    expected = {}
+    for cell in nb.cells:
+        if not release.is_graded(cell):
+            continue
+        meta = cell.metadata.nbgrader
+        calls = [n for n in fate if n and re.search(rf"(?<![.\w]){n}\b", cell.source)]
+        right = cell.cell_type == "code" and calls and all(fate[n] == "reference" for n in calls)
+        expected[meta.grade_id] = (float(meta.points) if right else 0.0, float(meta.points))
+    return expected
 
 
 def local_results(submitted: nbformat.NotebookNode) -> dict[str, object]:
