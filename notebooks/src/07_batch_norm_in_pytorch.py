@@ -237,6 +237,7 @@ plt.show()
 # training-mode accuracy for that batch size, the dot your setting, the dashed line inference mode.
 
 # %% tags=["widget", "nbval-ignore-output"]
+# the live explorer (ipywidgets sliders for the batch size and the share of one class)
 pbn.mode_explorer(net, X_val, y_val)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
