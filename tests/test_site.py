@@ -226,6 +226,8 @@ def test_figure_descriptions_come_from_the_cell_metadata():
 
 @lesson_param
 def test_the_widget_cell_shows_its_static_copy(built, lesson):
+    if lesson.skip_reason():  # no PyTorch: lesson 07's widget has a note, not frames
+        pytest.skip(f"static widget not drawn: {lesson.skip_reason()}")
     out, _, _ = built
     nb = _notebook(lesson)
     tagged = [c for c in nb["cells"] if "widget" in c["metadata"].get("tags", [])]
