@@ -618,6 +618,19 @@ def _pool(pool: dict) -> str:
     return f"{name} ({', '.join(d for d in details if d)})"
 
 
+def _step_table(rows: list[dict], title: str, column: str, label, threads) -> list[str]:
+    """The lines of one training-step table: numpy ms per row, PyTorch beside it if timed."""
+    torch = any("torch_ms" in r for r in rows)
+    head = f"  {column:<40}{'numpy ms':>10}" + (_torch_head(threads) if torch else "")
+    lines = ["", title, head]
+    for r in rows:
+        line = f"  {label(r):<40}{_fmt(r['numpy_ms']):>10}"
+        if torch:
+            line += _torch_cells(r, r.get("numpy_over_torch"))
+        lines.append(line)
+    return lines
+
+
 def table(results: dict) -> str:
     lines = []
     m = results["machine"]
@@ -697,17 +710,13 @@ def table(results: dict) -> str:
             )
 
     if "mlp" in results:
-        torch = any("torch_ms" in r for r in results["mlp"])
-        head = f"  {'network (batch 60, float64, SGD)':<40}{'numpy ms':>10}"
-        if torch:
-            head += _torch_head(threads)
-        lines += ["", "One training step: forward + backward + update (median)", head]
-        for r in results["mlp"]:
-            label = r["network"] + (" + BN" if r["batchnorm"] else "")
-            line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
-            if torch:
-                line += _torch_cells(r, r.get("numpy_over_torch"))
-            lines.append(line)
+        lines += _step_table(
+            results["mlp"],
+            "One training step: forward + backward + update (median)",
+            "network (batch 60, float64, SGD)",
+            lambda r: r["network"] + (" + BN" if r["batchnorm"] else ""),
+            threads,
+        )
     if "grading" in results:
         g = results["grading"]
         lines += ["", "Autograding (nbgrader, the course's default limits, kernel start included)"]
@@ -733,17 +742,13 @@ def table(results: dict) -> str:
                 lines.append(f"    speed-up with 2 workers: {c['speedup']:.2f}x")
 
     if "convnet" in results:
-        torch = any("torch_ms" in r for r in results["convnet"])
-        head = f"  {'lesson 06 conv net (batch 32, float64)':<40}{'numpy ms':>10}"
-        if torch:
-            head += _torch_head(threads)
-        lines += ["", "One training step of the conv net (target: numpy <= 3x torch ms)", head]
-        for r in results["convnet"]:
-            label = f"{r['network']}, {r['norm']}"
-            line = f"  {label:<40}{_fmt(r['numpy_ms']):>10}"
-            if torch:
-                line += _torch_cells(r, r.get("numpy_over_torch"))
-            lines.append(line)
+        lines += _step_table(
+            results["convnet"],
+            "One training step of the conv net (target: numpy <= 3x torch ms)",
+            "lesson 06 conv net (batch 32, float64)",
+            lambda r: f"{r['network']}, {r['norm']}",
+            threads,
+        )
     lines += ["", f"Benchmark run took {results['took_s']:.0f} s."]
     return "\n".join(lines)
 
