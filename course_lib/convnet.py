@@ -62,7 +62,14 @@ from numpy.lib.stride_tricks import as_strided
 
 from . import norms
 from ._validation import as_matrix, check_beta, check_positive
-from .network import History, Optimizer, batches, make_optimizer, one_blas_thread
+from .network import (
+    FlatParameters,
+    History,
+    Optimizer,
+    batches,
+    make_optimizer,
+    one_blas_thread,
+)
 
 NORMS = ("batch", "group", "layer", "instance", None)
 KERNEL = 3  # 3x3 convolutions, stride 1, zero padding 1: the output keeps H x W
@@ -186,7 +193,7 @@ class _LayerCache:
     training: bool  # batch statistics (True) or running statistics (False)
 
 
-class ConvNet:
+class ConvNet(FlatParameters):
     """Convolutional blocks (conv 3x3 - norm - ReLU - max-pool 2x2), an optional dense
     hidden layer (dense - norm - ReLU) and a dense output layer, for small
     single-channel images (the 8x8 digits by default).
@@ -390,21 +397,6 @@ class ConvNet:
     def running_var(self) -> list[np.ndarray]:
         """BN's running variances, one array (C,) per normalized layer ((R, C) with R seeds)."""
         return [a[0] if self.replicas == 1 else a for a in self._running_var]
-
-    def flat_params(self) -> np.ndarray:
-        """A copy of all parameters as one vector (the order of ``params``)."""
-        return self._flat.copy()
-
-    def set_flat_params(self, values: np.ndarray) -> None:
-        """Overwrite all parameters from one vector (as returned by ``flat_params``)."""
-        values = np.asarray(values, dtype=self.dtype)
-        if values.shape != self._flat.shape:
-            raise ValueError(f"values must have shape {self._flat.shape}, got {values.shape}")
-        self._flat[...] = values
-
-    def flat_grads(self) -> np.ndarray:
-        """A copy of the last computed gradients as one vector (the order of ``params``)."""
-        return self._grad_flat.copy()
 
     def __repr__(self) -> str:
         norm = {None: "no normalization", "group": f"group norm ({self.groups} groups)"}.get(

@@ -264,7 +264,31 @@ class _LayerCache:
     z_pre: np.ndarray | None = None  # (m, n) linear output before BN when BN is "before"
 
 
-class MLP:
+class FlatParameters:
+    """Parameters and gradients kept in two flat buffers (``_flat``, ``_grad_flat``, of
+    ``dtype``), so that optimizers update one vector: shared by the MLP and the conv net."""
+
+    _flat: np.ndarray
+    _grad_flat: np.ndarray
+    dtype: Any
+
+    def flat_params(self) -> np.ndarray:
+        """A copy of all parameters as one vector (the order of ``params``)."""
+        return self._flat.copy()
+
+    def set_flat_params(self, values: np.ndarray) -> None:
+        """Overwrite all parameters from one vector (as returned by ``flat_params``)."""
+        values = np.asarray(values, dtype=self.dtype)
+        if values.shape != self._flat.shape:
+            raise ValueError(f"values must have shape {self._flat.shape}, got {values.shape}")
+        self._flat[...] = values
+
+    def flat_grads(self) -> np.ndarray:
+        """A copy of the last computed gradients as one vector (the order of ``params``)."""
+        return self._grad_flat.copy()
+
+
+class MLP(FlatParameters):
     """A multilayer perceptron for classification, optionally with Batch Norm.
 
     sizes: (n[0], n[1], ..., n[L]): inputs, hidden layer widths, classes (L >= 1).
@@ -422,21 +446,6 @@ class MLP:
     @property
     def n_hidden(self) -> int:
         return len(self.sizes) - 2
-
-    def flat_params(self) -> np.ndarray:
-        """A copy of all parameters as one vector (the order of ``params``)."""
-        return self._flat.copy()
-
-    def set_flat_params(self, values: np.ndarray) -> None:
-        """Overwrite all parameters from one vector (as returned by ``flat_params``)."""
-        values = np.asarray(values, dtype=self.dtype)
-        if values.shape != self._flat.shape:
-            raise ValueError(f"values must have shape {self._flat.shape}, got {values.shape}")
-        self._flat[...] = values
-
-    def flat_grads(self) -> np.ndarray:
-        """A copy of the last computed gradients as one vector (order of ``params``)."""
-        return self._grad_flat.copy()
 
     def __repr__(self) -> str:
         bn_text = f", batchnorm {self.bn_position} activation" if self.batchnorm else ""
